@@ -1,0 +1,1 @@
+"""The `coder-rl` command line; one module per command group."""

@@ -1,0 +1,94 @@
+"""`coder-rl data inspect|convert`: look at a dataset through its adapter, or rewrite it."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+
+if TYPE_CHECKING:
+    from coder_rl.data import LoadReport
+
+app = typer.Typer(help="Inspect and convert datasets of programming problems.", no_args_is_help=True)
+
+
+def _load(config: Path | None, sets: list[str] | None, flags: dict) -> LoadReport:
+    from coder_rl.config import load_config
+    from coder_rl.data.load import DataCommandConfig, load_problems
+
+    cfg = load_config(DataCommandConfig, config, sets, flags)
+    return load_problems(cfg.data)
+
+
+@app.command()
+def inspect(
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dataset: Dataset = None,
+    split: Split = None,
+    path: DataPath = None,
+    limit: Limit = None,
+    difficulty: Difficulty = None,
+) -> None:
+    """Print one row per problem (tests, kind, fn_name, solutions) and the rows skipped, by reason.
+
+    Exits with status 1 when any row was skipped, so it can gate a data pipeline.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    report = _load(config, sets, data_flags(dataset, split, path, limit, difficulty))
+    table = Table(title=report.source, title_justify="left")
+    for column in ("id", "difficulty", "kind", "tests", "fn_name", "solutions"):
+        table.add_column(column, justify="right" if column in ("tests", "solutions") else "left")
+    for p in report.problems:
+        table.add_row(p.id, p.difficulty, p.kind, str(len(p.tests)), p.fn_name or "-", str(len(p.solutions)))
+    console = Console()
+    console.print(table)
+    console.print(report.summary(), markup=False, highlight=False)
+    for reason, count in report.skipped.most_common():
+        console.print(f"  skipped {reason}: {count} (first: {report.examples[reason]})", markup=False, highlight=False)
+    if report.skipped:
+        raise typer.Exit(1)
+
+
+class Format(str, Enum):
+    problems = "problems"
+    taco = "taco"
+
+
+@app.command()
+def convert(
+    out: Annotated[Path, typer.Argument(help="Output JSONL file.")],
+    to: Annotated[Format, typer.Option(help="problems: coder-rl's JSONL (any test kind); taco: TACO's field format.")] = Format.problems,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dataset: Dataset = None,
+    split: Split = None,
+    path: DataPath = None,
+    limit: Limit = None,
+    difficulty: Difficulty = None,
+) -> None:
+    """Read problems through their adapter and write them as JSONL, one problem per line."""
+    from coder_rl.data.adapters import problem_to_taco_row
+    from coder_rl.errors import UserError
+
+    report = _load(config, sets, data_flags(dataset, split, path, limit, difficulty))
+    problems = report.require_problems()
+    try:
+        rows = [problem_to_taco_row(p) if to is Format.taco else p.to_dict() for p in problems]
+    except ValueError as exc:
+        raise UserError(f"cannot write TACO format: {exc}") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(out)  # never leave a half-written file under the real name
+    print(report.summary())
+    print(f"wrote {len(rows)} problems to {out}")

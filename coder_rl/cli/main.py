@@ -1,0 +1,38 @@
+"""`coder-rl`: the command line. Only typer is imported at start-up; commands import what they need."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from coder_rl.cli import data, model
+
+app = typer.Typer(
+    name="coder-rl",
+    help="Reinforcement learning for code generation: datasets, models, sandbox, MCTS, PRM and RL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(model.app, name="model")
+
+
+def main() -> None:
+    """Entry point: a `UserError` becomes one line on stderr and exit status 2, never a traceback."""
+    from coder_rl.errors import UserError
+
+    try:
+        app()
+    except UserError as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the message held
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

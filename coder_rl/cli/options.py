@@ -1,0 +1,25 @@
+"""Options every command shares: `--config` and `--set`, plus the dataset selection flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config file.")]
+Sets = Annotated[
+    Optional[list[str]], typer.Option("--set", "-s", help="Override a config value: section.key=value (repeatable).")
+]
+Dataset = Annotated[Optional[str], typer.Option(help="taco, apps, code_contests, humaneval, mbpp, jsonl or sample.")]
+Split = Annotated[Optional[str], typer.Option(help="Dataset split, e.g. train or test.")]
+DataPath = Annotated[Optional[str], typer.Option("--path", help="Local JSONL/Parquet/Arrow file or directory.")]
+Limit = Annotated[Optional[int], typer.Option(help="Stop after this many usable problems.")]
+Difficulty = Annotated[Optional[str], typer.Option(help="Keep only these difficulties, comma-separated (EASY,MEDIUM).")]
+
+
+def data_flags(
+    dataset: str | None, split: str | None, path: str | None, limit: int | None, difficulty: str | None
+) -> dict[str, Any]:
+    """The selection flags as config overrides (None means 'not given')."""
+    return {"data.dataset": dataset, "data.split": split, "data.path": path, "data.limit": limit, "data.difficulty": difficulty}

@@ -1,0 +1,230 @@
+"""Dataset adapters: one function per dataset format that turns a raw row into a `Problem`.
+
+An adapter raises `BadRow(reason)` for a row it cannot use; the loader counts those by reason.
+Reasons are short snake_case names, stable enough to grep for in a run's report.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable
+from typing import Any
+
+from coder_rl.data.problem import Problem
+from sandbox.cases import AssertCase, CallCase, StdioCase, TestCase
+
+
+class BadRow(ValueError):
+    """A row that cannot become a Problem; `reason` is the counter key."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+Adapter = Callable[[dict[str, Any], str], Problem]
+
+
+def taco_row(row: dict[str, Any], row_id: str) -> Problem:
+    """TACO / APPS: `solutions` and `input_output` are JSON strings; call-based rows carry `fn_name`."""
+    question = _text_field(row, "question")
+    tests = _taco_tests(row.get("input_output"))
+    solutions = _taco_solutions(row.get("solutions"))
+    metadata = {k: row[k] for k in ("name", "url", "tags", "time_limit", "memory_limit") if row.get(k) is not None}
+    return Problem(
+        id=str(row.get("problem_id", row_id)),
+        question=question,
+        tests=tests,
+        solutions=solutions,
+        starter_code=_optional_text(row, "starter_code"),
+        difficulty=str(row.get("difficulty") or ""),
+        source=str(row.get("source") or ""),
+        metadata=metadata,
+    )
+
+
+def _taco_tests(raw: Any) -> list[TestCase]:
+    if raw is None or raw == "":
+        raise BadRow("no_tests", "input_output is empty")
+    try:
+        io = json.loads(raw) if isinstance(raw, str) else raw
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise BadRow("bad_input_output", f"not JSON ({exc.__class__.__name__})") from None
+    if not isinstance(io, dict):
+        raise BadRow("bad_input_output", f"expected an object, got {type(io).__name__}")
+    inputs, outputs, fn_name = io.get("inputs"), io.get("outputs"), io.get("fn_name")
+    if not isinstance(inputs, list) or not isinstance(outputs, list):
+        raise BadRow("bad_input_output", "inputs and outputs must be lists")
+    if len(inputs) != len(outputs):
+        raise BadRow("mismatched_io", f"{len(inputs)} inputs but {len(outputs)} outputs")
+    if not inputs:
+        raise BadRow("no_tests", "input_output has no inputs")
+    if fn_name is not None:
+        if not isinstance(fn_name, str) or not fn_name.isidentifier():
+            raise BadRow("bad_input_output", f"fn_name {fn_name!r} is not an identifier")
+        # Call-based inputs are argument lists; a lone non-list is a single argument.
+        return [CallCase(fn_name, args if isinstance(args, list) else [args], out) for args, out in zip(inputs, outputs)]
+    return [StdioCase(_stdio_text(i, "input"), _stdio_text(o, "output")) for i, o in zip(inputs, outputs)]
+
+
+def _stdio_text(value: Any, what: str) -> str:
+    # APPS/TACO sometimes store stdin/stdout as a list of lines; TACO's own runner joins them with newlines.
+    if isinstance(value, list) and all(isinstance(line, str) for line in value):
+        return "\n".join(value)
+    if not isinstance(value, str):
+        raise BadRow("bad_input_output", f"a stdin {what} must be text, got {type(value).__name__}")
+    return value
+
+
+def _taco_solutions(raw: Any) -> list[str]:
+    if raw is None or raw == "":
+        return []
+    try:
+        solutions = json.loads(raw) if isinstance(raw, str) else raw
+    except (json.JSONDecodeError, RecursionError):
+        raise BadRow("bad_solutions", "solutions is not JSON") from None
+    if not isinstance(solutions, list) or not all(isinstance(s, str) for s in solutions):
+        raise BadRow("bad_solutions", "solutions must be a list of strings")
+    return solutions
+
+
+def humaneval_row(row: dict[str, Any], row_id: str) -> Problem:
+    """HumanEval: the prompt is a signature plus docstring; `test` defines check(candidate)."""
+    prompt = _text_field(row, "prompt")
+    test = _text_field(row, "test")
+    entry_point = _text_field(row, "entry_point")
+    solution = row.get("canonical_solution")
+    return Problem(
+        id=str(row.get("task_id", row_id)),
+        question=prompt,
+        tests=[AssertCase(f"{test}\n\ncheck({entry_point})\n")],
+        solutions=[prompt + solution] if isinstance(solution, str) and solution.strip() else [],
+        starter_code=prompt,
+        source="humaneval",
+        metadata={"entry_point": entry_point},
+    )
+
+
+def mbpp_row(row: dict[str, Any], row_id: str) -> Problem:
+    """MBPP (full or sanitized): a text task, a reference `code`, and assert lines in `test_list`."""
+    text = row.get("text") if isinstance(row.get("text"), str) else row.get("prompt")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRow("missing_field", "text")
+    asserts = row.get("test_list")
+    if not isinstance(asserts, list) or not asserts or not all(isinstance(a, str) for a in asserts):
+        raise BadRow("no_tests", "test_list is empty or not a list of strings")
+    imports = row.get("test_imports") or []  # sanitized MBPP keeps imports apart from the asserts
+    if not isinstance(imports, list):
+        raise BadRow("bad_tests", "test_imports must be a list of strings")
+    setup = "\n".join(part for part in (row.get("test_setup_code"), *imports) if isinstance(part, str) and part)
+    code = row.get("code")
+    # MBPP's own prompting shows the asserts, since they fix the function's name and signature.
+    question = text.strip() + "\nYour code should pass these tests:\n" + "\n".join(asserts)
+    return Problem(
+        id=str(row.get("task_id", row_id)),
+        question=question,
+        tests=[AssertCase(f"{setup}\n{a}\n" if setup else a + "\n") for a in asserts],
+        solutions=[code] if isinstance(code, str) and code.strip() else [],
+        source="mbpp",
+        metadata={"entry_point": entry_point} if (entry_point := _first_def(asserts[0])) else {},
+    )
+
+
+def code_contests_row(row: dict[str, Any], row_id: str) -> Problem:
+    """DeepMind CodeContests: public/private/generated stdin tests and solutions in several languages."""
+    description = _text_field(row, "description")
+    tests: list[TestCase] = []
+    for split in ("public_tests", "private_tests", "generated_tests"):
+        block = row.get(split) or {}
+        inputs, outputs = (block.get("input") or [], block.get("output") or []) if isinstance(block, dict) else (None, None)
+        if not isinstance(inputs, list) or not isinstance(outputs, list):
+            raise BadRow("bad_tests", f"{split} must be {{'input': [...], 'output': [...]}}")
+        if not all(isinstance(text, str) for text in inputs + outputs):
+            raise BadRow("bad_tests", f"{split} inputs and outputs must be text")
+        if len(inputs) != len(outputs):
+            raise BadRow("mismatched_io", f"{split}: {len(inputs)} inputs but {len(outputs)} outputs")
+        tests += [StdioCase(i, o) for i, o in zip(inputs, outputs)]
+    if not tests:
+        raise BadRow("no_tests", "no public, private or generated tests")
+    sols = row.get("solutions") or {}
+    # Language ids: 3 is PYTHON3 (1 is Python 2, which the sandbox does not run).
+    python3 = [s for lang, s in zip(sols.get("language") or [], sols.get("solution") or []) if lang == 3]
+    return Problem(
+        id=str(row.get("name", row_id)),
+        question=description,
+        tests=tests,
+        solutions=python3,
+        difficulty=str(row.get("difficulty", "")),
+        source="code_contests",
+        metadata={k: row[k] for k in ("cf_rating", "cf_tags", "source") if row.get(k) is not None},
+    )
+
+
+def problem_row(row: dict[str, Any], row_id: str) -> Problem:
+    """coder-rl's own JSONL (what `coder-rl data convert` writes): `Problem.to_dict()` per line."""
+    try:
+        problem = Problem.from_dict(row)
+    except (ValueError, TypeError) as exc:
+        raise BadRow("bad_problem", str(exc)) from None
+    if not problem.tests:
+        raise BadRow("no_tests", "tests is empty")
+    return problem
+
+
+def problem_to_taco_row(problem: Problem) -> dict[str, Any]:
+    """A Problem in TACO's field format (inverse of `taco_row` for stdin and call-based problems)."""
+    call = [c for c in problem.tests if isinstance(c, CallCase)]
+    stdio = [c for c in problem.tests if isinstance(c, StdioCase)]
+    if call and len(call) == len(problem.tests):
+        io: dict[str, Any] = {"fn_name": call[0].fn_name, "inputs": [c.args for c in call], "outputs": [c.expected for c in call]}
+    elif stdio and len(stdio) == len(problem.tests):
+        io = {"inputs": [c.stdin for c in stdio], "outputs": [c.expected_stdout for c in stdio]}
+    else:
+        raise ValueError(f"problem {problem.id}: TACO's format holds only all-stdin or all-call tests of one function")
+    if call and len({c.fn_name for c in call}) > 1:
+        raise ValueError(f"problem {problem.id}: TACO's format holds one fn_name per problem")
+    return {
+        "problem_id": problem.id,
+        "question": problem.question,
+        "solutions": json.dumps(problem.solutions),
+        "starter_code": problem.starter_code,
+        "input_output": json.dumps(io),
+        "difficulty": problem.difficulty,
+        "source": problem.source,
+    }
+
+
+ADAPTERS: dict[str, Adapter] = {
+    "taco": taco_row,
+    "apps": taco_row,
+    "humaneval": humaneval_row,
+    "mbpp": mbpp_row,
+    "code_contests": code_contests_row,
+    "jsonl": problem_row,
+}
+
+
+def _text_field(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRow("missing_field", name)
+    return value
+
+
+def _optional_text(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRow("bad_field_type", f"{name} must be text, got {type(value).__name__}")
+    return value or ""
+
+
+def _first_def(assert_line: str) -> str | None:
+    """The function an MBPP assert tests: `assert foo(1) == 2` -> 'foo', `assert set(foo(x)) == ...` -> 'foo'."""
+    try:
+        tree = ast.parse(assert_line)
+    except SyntaxError:
+        return None
+    wrappers = {"set", "sorted", "list", "tuple", "abs", "round", "isclose", "len"}
+    calls = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    return next((name for name in calls if name not in wrappers), None)

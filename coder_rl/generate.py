@@ -1,0 +1,101 @@
+"""`coder-rl model generate`: sample completions for a dataset's problems with any policy backend.
+
+Output is JSONL, one line per problem, appended as each batch finishes; a rerun skips the problems
+already written, so an interrupted job resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+
+from coder_rl.config import Section
+from coder_rl.data.load import DataConfig, load_problems
+from coder_rl.policy.base import PolicyConfig, SamplingParams
+from coder_rl.prompts import CODE_FENCE_STOP, code_prompt
+
+
+class OutputConfig(Section):
+    path: str = "runs/generate/completions.jsonl"
+    problems_per_call: int = Field(8, ge=1, description="problems sent to the policy in one generate() call")
+
+
+class GenerateConfig(Section):
+    data: DataConfig = DataConfig()
+    policy: PolicyConfig = PolicyConfig()
+    sampling: SamplingParams = SamplingParams(stop=[CODE_FENCE_STOP])
+    output: OutputConfig = OutputConfig()
+
+
+@dataclass
+class GenerateSummary:
+    problems: int
+    resumed: int
+    completions: int
+    tokens: int
+    seconds: float
+    data_report: str
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_generate(cfg: GenerateConfig, show_progress: bool = True) -> GenerateSummary:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from coder_rl.policy import load_policy
+
+    report = load_problems(cfg.data)
+    problems = report.require_problems()
+    out = Path(cfg.output.path)
+    done = finished_ids(out)
+    todo = [p for p in problems if p.id not in done]
+    tokens = completions = 0
+    start = time.perf_counter()
+    policy = load_policy(cfg.policy)
+    progress = Progress(
+        TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[rate]}"),
+        disable=not show_progress,
+    )
+    try:
+        with progress, out.open("a", encoding="utf-8") as f:
+            task = progress.add_task("generate", total=len(todo), rate="")
+            step = cfg.output.problems_per_call
+            for i in range(0, len(todo), step):
+                chunk = todo[i : i + step]
+                results = policy.generate([code_prompt(p) for p in chunk], cfg.sampling)
+                for problem, samples in zip(chunk, results):
+                    record = {
+                        "problem_id": problem.id,
+                        "prompt_tokens": samples[0].prompt_tokens if samples else 0,
+                        "completions": [
+                            {"text": c.text, "num_tokens": c.num_tokens, "finish_reason": c.finish_reason, "logprob": c.logprob}
+                            for c in samples
+                        ],
+                    }
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    tokens += sum(c.num_tokens for c in samples)
+                    completions += len(samples)
+                f.flush()
+                elapsed = time.perf_counter() - start
+                progress.update(task, advance=len(chunk), rate=f"{tokens / max(elapsed, 1e-9):.0f} tok/s")
+    finally:
+        policy.close()
+    return GenerateSummary(len(todo), len(done), completions, tokens, time.perf_counter() - start, report.summary())
+
+
+def finished_ids(path: Path) -> set[str]:
+    """Problem ids already in an output file; a torn last line (a killed run) is cut off first."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return set()
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        path.write_bytes(complete)
+    return {json.loads(line)["problem_id"] for line in complete.decode("utf-8").splitlines() if line.strip()}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set everything up and run the main job on the embedded defaults: the bundled sample problems,
+# a tiny model built locally, CPU only. Outputs go under runs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+. .venv/bin/activate
+
+[ -f runs/tiny-model/config.json ] || coder-rl model init-tiny runs/tiny-model --config configs/model_init_tiny.yaml
+coder-rl data inspect --config configs/data_quickstart.yaml
+coder-rl model generate --config configs/generate_quickstart.yaml

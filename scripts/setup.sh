@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set-up on a fresh machine: a virtualenv in .venv holding coder-rl (editable) with its dev and serve extras.
+# Idempotent: a second run only checks what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+# shellcheck disable=SC1091
+. .venv/bin/activate
+
+# torch first, pinned: on a machine without a GPU this resolves to the local CPU build, whereas an
+# unpinned torch (asked for by transformers or trl) would pull gigabytes of CUDA wheels.
+# On a GPU machine, set TORCH_SPEC to the build you want (e.g. TORCH_SPEC=torch==2.13.0).
+pip install --quiet "${TORCH_SPEC:-torch==2.13.0}"
+pip install --quiet -e ".[dev,serve]"

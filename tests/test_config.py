@@ -1,0 +1,84 @@
+"""Configs: YAML + --set overrides, validated, with one-line errors naming the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from coder_rl.config import load_config
+from coder_rl.data.load import DataCommandConfig
+from coder_rl.errors import UserError
+from coder_rl.generate import GenerateConfig
+
+
+def test_yaml_then_sets_then_flags(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  dataset: TACO\n  limit: 3\n")
+    cfg = load_config(DataCommandConfig, path, ["data.limit=5", "data.difficulty=EASY,MEDIUM"], {"data.split": "test"})
+    assert (cfg.data.dataset, cfg.data.limit, cfg.data.split) == ("taco", 5, "test")
+    assert cfg.data.difficulty == ["EASY", "MEDIUM"]
+
+
+def test_absent_flags_change_nothing(tmp_path):
+    cfg = load_config(DataCommandConfig, None, [], {"data.limit": None})
+    assert cfg.data.limit is None and cfg.data.dataset == "sample"
+
+
+def test_set_values_are_yaml_typed():
+    cfg = load_config(GenerateConfig, None, ["sampling.stop=['###', '```']", "sampling.temperature=0", "sampling.seed=null"])
+    assert cfg.sampling.stop == ["###", "```"] and cfg.sampling.temperature == 0.0 and cfg.sampling.seed is None
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["data.limt=3"], "config error: data.limt: unknown key"),
+        (["nosection.x=1"], "config error: nosection: unknown key"),
+        (["data.limit=abc"], "config error: data.limit: Input should be a valid integer"),
+        (["data.limit=0"], "config error: data.limit: Input should be greater than or equal to 1"),
+        (["data.dataset=foo"], "config error: data.dataset: unknown dataset 'foo'"),
+        (["data.limit"], "config error: --set 'data.limit': expected section.key=value"),
+        (["data=3"], "config error: data: Input should be a valid dictionary"),
+    ],
+)
+def test_bad_keys_and_values_name_the_key(sets, message):
+    with pytest.raises(UserError) as info:
+        load_config(DataCommandConfig, None, sets)
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_several_errors_on_one_line():
+    with pytest.raises(UserError) as info:
+        load_config(GenerateConfig, None, ["sampling.n=0", "policy.backend=tpu"])
+    text = str(info.value)
+    assert "sampling.n:" in text and "policy.backend:" in text and "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("data: [1, 2\n", "is not valid YAML (line"), ("- a\n- b\n", "must hold a mapping of sections")],
+)
+def test_bad_yaml_files(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(UserError, match=message.replace("(", r"\(")):
+        load_config(DataCommandConfig, path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(UserError, match="no such config file"):
+        load_config(DataCommandConfig, tmp_path / "nope.yaml")
+
+
+def test_every_shipped_config_validates():
+    """Each YAML in configs/ loads against its command's model (no stale keys in shipped configs)."""
+    from pathlib import Path
+
+    from coder_rl.models.tiny import InitTinyConfig
+
+    models = {"data": DataCommandConfig, "generate": GenerateConfig, "model": InitTinyConfig}
+    configs = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        prefix = path.stem.split("_")[0]
+        load_config(models[prefix], path)

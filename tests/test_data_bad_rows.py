@@ -1,0 +1,73 @@
+"""Bad rows are counted by reason and reported; they never crash a run and never vanish."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coder_rl.data import DataConfig, load_problems
+
+GOOD = {"question": "Echo.", "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["1\n"]}), "solutions": "[\"print(input())\"]"}
+REASONS = {"invalid_json", "bad_input_output", "mismatched_io", "no_tests", "bad_solutions", "missing_field"}
+
+
+def _load(tmp_path, lines, dataset="taco"):
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return load_problems(DataConfig(dataset=dataset, path=str(path)))
+
+
+def test_each_reason_is_counted_with_an_example(tmp_path):
+    bad = {
+        "invalid_json": "{not json",
+        "bad_input_output": json.dumps({**GOOD, "input_output": "{'inputs': oops"}),
+        "mismatched_io": json.dumps({**GOOD, "input_output": json.dumps({"inputs": ["1"], "outputs": []})}),
+        "no_tests": json.dumps({**GOOD, "input_output": ""}),
+        "bad_solutions": json.dumps({**GOOD, "solutions": "[1, 2]"}),
+        "missing_field": json.dumps({k: v for k, v in GOOD.items() if k != "question"}),
+    }
+    report = _load(tmp_path, [json.dumps(GOOD), *bad.values(), json.dumps(GOOD)])
+    assert len(report.problems) == 2 and report.rows_read == 8
+    assert dict(report.skipped) == {reason: 1 for reason in bad}
+    assert report.examples["no_tests"].startswith("row 4:")
+    assert "6 skipped" in report.summary()
+    assert [p.id for p in report.problems] == ["taco/train/0", "taco/train/7"]
+
+
+def test_fn_name_must_be_an_identifier(tmp_path):
+    row = {**GOOD, "input_output": json.dumps({"fn_name": "os.system('x')", "inputs": [[1]], "outputs": [1]})}
+    report = _load(tmp_path, [json.dumps(row)])
+    assert dict(report.skipped) == {"bad_input_output": 1}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["inputs", "outputs", "fn_name", "x"]), inner, max_size=3),
+    max_leaves=10,
+)
+field_values = json_values | json_values.map(json.dumps) | st.text(max_size=30)
+# Every field some adapter reads, each with arbitrary JSON (or JSON-in-a-string, or text).
+ADAPTER_FIELDS = [
+    "question", "input_output", "solutions", "starter_code", "difficulty", "problem_id",  # TACO / APPS
+    "task_id", "prompt", "canonical_solution", "test", "entry_point",  # HumanEval
+    "text", "code", "test_list", "test_setup_code", "test_imports",  # MBPP
+    "name", "description", "public_tests", "private_tests", "generated_tests",  # CodeContests
+    "id", "tests", "metadata", "source",  # coder-rl JSONL
+]
+rows = st.fixed_dictionaries({}, optional={name: field_values for name in ADAPTER_FIELDS})
+lines = st.one_of(rows.map(json.dumps), st.text(min_size=1, max_size=40).filter(lambda s: "\n" not in s and "\r" not in s))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.lists(lines, min_size=1, max_size=8), st.sampled_from(["taco", "apps", "humaneval", "mbpp", "code_contests", "jsonl"]))
+def test_malformed_rows_never_crash_and_are_all_accounted_for(tmp_path, batch, dataset):
+    report = _load(tmp_path, batch, dataset)
+    non_blank = [line for line in batch if line.strip()]
+    assert report.rows_read == len(non_blank)
+    assert len(report.problems) + sum(report.skipped.values()) == report.rows_read
+    assert set(report.examples) == set(report.skipped)
+    assert "malformed_row" not in report.skipped, report.examples
+    for problem in report.problems:
+        assert problem.tests and problem.question.strip()

@@ -1,0 +1,84 @@
+"""The TACO adapter against five real TACO training rows, in every local file format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from coder_rl.data import DataConfig, load_problems
+from sandbox import CallCase, StdioCase
+
+TACO_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "taco_sample" / "train.jsonl"
+
+# Per row of the real file: (tests, kind, fn_name, solutions), counted from the raw JSON by hand.
+EXPECTED = [
+    (3, "call", "encode", 10),
+    (102, "stdin", None, 35),
+    (8, "call", "min_and_max", 8),
+    (11, "call", "count_pairs_int", 10),
+    (88, "stdin", None, 4),
+]
+
+
+def _summary(problems):
+    return [(len(p.tests), p.kind, p.fn_name, len(p.solutions)) for p in problems]
+
+
+@pytest.fixture(scope="module")
+def taco_rows():
+    return [json.loads(line) for line in TACO_SAMPLE.read_text().splitlines()]
+
+
+def test_reads_the_real_rows_exactly():
+    report = load_problems(DataConfig(dataset="TACO", path=str(TACO_SAMPLE)))
+    assert _summary(report.problems) == EXPECTED
+    assert report.rows_read == 5 and not report.skipped
+    assert [p.id for p in report.problems] == [f"taco/train/{i}" for i in range(5)]
+    assert all(p.difficulty == "EASY" for p in report.problems)
+
+
+def test_test_case_values(taco_rows):
+    problems = load_problems(DataConfig(dataset="taco", path=str(TACO_SAMPLE))).problems
+    # Call-based: args are the input list; TACO's extra list around the expected value is kept as given.
+    assert problems[2].tests[0] == CallCase("min_and_max", [100, 200, 10], [[109, 190]])
+    assert problems[0].tests[0] == CallCase("encode", ["hello"], ["h2ll4"])
+    assert problems[1].tests[0] == StdioCase("2\n2\n1 2\n0 0\n3\n3 3\n0 0\n0 3", "3\n0")
+    assert problems[0].starter_code == taco_rows[0]["starter_code"]
+    assert problems[1].solutions == json.loads(taco_rows[1]["solutions"])
+    assert problems[1].question == taco_rows[1]["question"]
+    assert problems[1].source == "codechef" and problems[1].metadata["url"] == taco_rows[1]["url"]
+
+
+def test_limit_and_difficulty():
+    report = load_problems(DataConfig(dataset="taco", path=str(TACO_SAMPLE), limit=2))
+    assert len(report.problems) == 2 and report.rows_read == 2
+    report = load_problems(DataConfig(dataset="taco", path=str(TACO_SAMPLE), difficulty=["HARD"]))
+    assert report.problems == [] and report.filtered_out == {"EASY": 5}
+    assert "5 not matching the difficulty filter" in report.summary()
+
+
+def test_parquet_arrow_and_save_to_disk_read_the_same(tmp_path, taco_rows):
+    from datasets import Dataset, DatasetDict
+
+    data = Dataset.from_list(taco_rows)
+    data.to_parquet(str(tmp_path / "train.parquet"))
+    DatasetDict({"train": data}).save_to_disk(str(tmp_path / "saved"))
+    arrow = next((tmp_path / "saved" / "train").glob("*.arrow"))
+    # TACO's hub layout: a directory per split holding .arrow shards.
+    (tmp_path / "hub" / "train").mkdir(parents=True)
+    Dataset.from_list(taco_rows[:2]).to_parquet(str(tmp_path / "hub" / "train" / "part-0.parquet"))
+    Dataset.from_list(taco_rows[2:]).to_parquet(str(tmp_path / "hub" / "train" / "part-1.parquet"))
+    for path in ("train.parquet", "saved", str(arrow), "hub"):
+        report = load_problems(DataConfig(dataset="taco", path=str(tmp_path / path)))
+        assert _summary(report.problems) == EXPECTED, path
+        assert [p.id for p in report.problems] == [f"taco/train/{i}" for i in range(5)], path
+
+
+def test_apps_stdio_given_as_lists_of_lines(tmp_path):
+    row = {"question": "Sum two numbers.", "input_output": json.dumps({"inputs": [["1", "2"]], "outputs": [["3"]]})}
+    path = tmp_path / "apps.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    problem = load_problems(DataConfig(dataset="apps", path=str(path))).problems[0]
+    assert problem.tests == [StdioCase("1\n2", "3")] and problem.solutions == []
