@@ -69,7 +69,7 @@ def run_generate(cfg: GenerateConfig, show_progress: bool = True) -> GenerateSum
             for i in range(0, len(todo), step):
                 chunk = todo[i : i + step]
                 results = policy.generate([code_prompt(p) for p in chunk], cfg.sampling)
-                for problem, samples in zip(chunk, results):
+                for problem, samples in zip(chunk, results, strict=True):
                     record = {
                         "problem_id": problem.id,
                         "prompt_tokens": samples[0].prompt_tokens if samples else 0,

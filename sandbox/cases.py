@@ -7,7 +7,7 @@ process and network boundaries unchanged and this package needs nothing beyond t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -38,7 +38,7 @@ class AssertCase:
     source: str
 
 
-TestCase = Union[StdioCase, CallCase, AssertCase]
+TestCase = StdioCase | CallCase | AssertCase
 
 _KINDS: dict[str, type] = {"stdio": StdioCase, "call": CallCase, "assert": AssertCase}
 _KIND_OF: dict[type, str] = {cls: kind for kind, cls in _KINDS.items()}

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-ConfigFile = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config file.")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
 Sets = Annotated[
-    Optional[list[str]], typer.Option("--set", "-s", help="Override a config value: section.key=value (repeatable).")
+    list[str] | None, typer.Option("--set", "-s", help="Override a config value: section.key=value (repeatable).")
 ]
-Dataset = Annotated[Optional[str], typer.Option(help="taco, apps, code_contests, humaneval, mbpp, jsonl or sample.")]
-Split = Annotated[Optional[str], typer.Option(help="Dataset split, e.g. train or test.")]
-DataPath = Annotated[Optional[str], typer.Option("--path", help="Local JSONL/Parquet/Arrow file or directory.")]
-Limit = Annotated[Optional[int], typer.Option(help="Stop after this many usable problems.")]
-Difficulty = Annotated[Optional[str], typer.Option(help="Keep only these difficulties, comma-separated (EASY,MEDIUM).")]
+Dataset = Annotated[str | None, typer.Option(help="taco, apps, code_contests, humaneval, mbpp, jsonl or sample.")]
+Split = Annotated[str | None, typer.Option(help="Dataset split, e.g. train or test.")]
+DataPath = Annotated[str | None, typer.Option("--path", help="Local JSONL/Parquet/Arrow file or directory.")]
+Limit = Annotated[int | None, typer.Option(help="Stop after this many usable problems.")]
+Difficulty = Annotated[str | None, typer.Option(help="Keep only these difficulties, comma-separated (EASY,MEDIUM).")]
 
 
 def data_flags(

@@ -64,8 +64,8 @@ def _taco_tests(raw: Any) -> list[TestCase]:
         if not isinstance(fn_name, str) or not fn_name.isidentifier():
             raise BadRow("bad_input_output", f"fn_name {fn_name!r} is not an identifier")
         # Call-based inputs are argument lists; a lone non-list is a single argument.
-        return [CallCase(fn_name, args if isinstance(args, list) else [args], out) for args, out in zip(inputs, outputs)]
-    return [StdioCase(_stdio_text(i, "input"), _stdio_text(o, "output")) for i, o in zip(inputs, outputs)]
+        return [CallCase(fn_name, args if isinstance(args, list) else [args], out) for args, out in zip(inputs, outputs, strict=True)]
+    return [StdioCase(_stdio_text(i, "input"), _stdio_text(o, "output")) for i, o in zip(inputs, outputs, strict=True)]
 
 
 def _stdio_text(value: Any, what: str) -> str:
@@ -144,12 +144,14 @@ def code_contests_row(row: dict[str, Any], row_id: str) -> Problem:
             raise BadRow("bad_tests", f"{split} inputs and outputs must be text")
         if len(inputs) != len(outputs):
             raise BadRow("mismatched_io", f"{split}: {len(inputs)} inputs but {len(outputs)} outputs")
-        tests += [StdioCase(i, o) for i, o in zip(inputs, outputs)]
+        tests += [StdioCase(i, o) for i, o in zip(inputs, outputs, strict=True)]
     if not tests:
         raise BadRow("no_tests", "no public, private or generated tests")
     sols = row.get("solutions") or {}
+    if not isinstance(sols, dict):
+        raise BadRow("bad_solutions", "solutions must be {'language': [...], 'solution': [...]}")
     # Language ids: 3 is PYTHON3 (1 is Python 2, which the sandbox does not run).
-    python3 = [s for lang, s in zip(sols.get("language") or [], sols.get("solution") or []) if lang == 3]
+    python3 = [s for lang, s in zip(sols.get("language") or [], sols.get("solution") or [], strict=False) if lang == 3]
     return Problem(
         id=str(row.get("name", row_id)),
         question=description,

@@ -1,0 +1,93 @@
+"""The `coder-rl` command as users run it: a real subprocess, real exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_data_taco import TACO_SAMPLE
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "coder_rl.cli.main", *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, text: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.stderr
+
+
+def test_help_imports_nothing_heavy():
+    """`--help` stays fast because the CLI module imports no ML library (timing itself is a benchmark, not a test)."""
+    code = "import sys, coder_rl.cli.main; print(sorted(m for m in ('torch', 'transformers', 'datasets', 'pydantic', 'trl') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    result = run("--help")
+    assert result.returncode == 0 and "data" in result.stdout and "model" in result.stdout
+
+
+def test_inspect_real_taco_rows():
+    result = run("data", "inspect", "--dataset", "TACO", "--path", str(TACO_SAMPLE))
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "taco/train/" in line]
+    assert len(rows) == 5
+    cells = [[c.strip() for c in row.strip("│ ").split("│")] for row in rows]
+    assert [(c[2], c[3], c[4], c[5]) for c in cells] == [
+        ("call", "3", "encode", "10"), ("stdin", "102", "-", "35"), ("call", "8", "min_and_max", "8"),
+        ("call", "11", "count_pairs_int", "10"), ("stdin", "88", "-", "4"),
+    ]
+    assert "read 5 rows" in result.stdout and "5 problems" in result.stdout
+
+
+def test_inspect_reports_skipped_rows_and_exits_1(tmp_path):
+    lines = TACO_SAMPLE.read_text().splitlines()[:2] + ["{broken", json.dumps({"question": "q", "input_output": ""})]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = run("data", "inspect", "--dataset", "taco", "--path", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "2 problems, 2 skipped" in result.stdout
+    assert "skipped invalid_json: 1 (first: row 2" in result.stdout
+    assert "skipped no_tests: 1 (first: row 3" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (("data", "inspect", "--dataset", "taco", "--path", "/nonexistent/train.jsonl"), "no such file or directory: /nonexistent/train.jsonl"),
+        (("data", "inspect", "--set", "data.limt=3"), "config error: data.limt: unknown key"),
+        (("data", "inspect", "--set", "data.limit=many"), "config error: data.limit: Input should be a valid integer"),
+        (("data", "inspect", "--config", "/nonexistent.yaml"), "no such config file"),
+        (("data", "inspect", "--dataset", "taco", "--path", str(REPO / "pyproject.toml")), "unsupported file type '.toml'"),
+        (("data", "inspect", "--split", "test"), "the sample dataset has one split"),
+        (("model", "generate", "--set", "policy.model=/nonexistent/model", "--limit", "1"), "/nonexistent/model"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, text):
+    assert_one_line_error(run(*args), text)
+
+
+def test_hub_dataset_offline_is_one_line():
+    result = run("data", "inspect", "--dataset", "taco", "--limit", "1", env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert_one_line_error(result, "cannot load 'BAAI/TACO' split 'train' from the hub")
+
+
+def test_convert_round_trips_through_both_formats(tmp_path):
+    problems = tmp_path / "problems.jsonl"
+    taco = tmp_path / "taco.jsonl"
+    assert run("data", "convert", str(problems), "--dataset", "taco", "--path", str(TACO_SAMPLE)).returncode == 0
+    assert run("data", "convert", str(taco), "--to", "taco", "--dataset", "jsonl", "--path", str(problems)).returncode == 0
+    again = run("data", "inspect", "--dataset", "taco", "--path", str(taco))
+    assert again.returncode == 0 and again.stdout.count("taco/train/") == 5
+    assert [json.loads(line)["id"] for line in problems.read_text().splitlines()] == [f"taco/train/{i}" for i in range(5)]
