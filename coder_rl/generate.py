@@ -57,6 +57,8 @@ def run_generate(cfg: GenerateConfig, show_progress: bool = True) -> GenerateSum
     todo = [p for p in problems if p.id not in done]
     tokens = completions = 0
     start = time.perf_counter()
+    if not todo:
+        return GenerateSummary(0, len(done), 0, 0, 0.0, report.summary())
     policy = load_policy(cfg.policy)
     progress = Progress(
         TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[rate]}"),

@@ -71,11 +71,31 @@ def test_inspect_reports_skipped_rows_and_exits_1(tmp_path):
         (("data", "inspect", "--config", "/nonexistent.yaml"), "no such config file"),
         (("data", "inspect", "--dataset", "taco", "--path", str(REPO / "pyproject.toml")), "unsupported file type '.toml'"),
         (("data", "inspect", "--split", "test"), "the sample dataset has one split"),
-        (("model", "generate", "--set", "policy.model=/nonexistent/model", "--limit", "1"), "/nonexistent/model"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, text):
     assert_one_line_error(run(*args), text)
+
+
+def test_missing_model_is_one_line(tmp_path):
+    result = run("model", "generate", "--set", "policy.model=/nonexistent/model", "--limit", "1", "--out", str(tmp_path / "o.jsonl"))
+    assert_one_line_error(result, "cannot load model '/nonexistent/model'")
+
+
+def test_generate_writes_and_resumes(tmp_path, tiny_model_dir):
+    out = tmp_path / "completions.jsonl"
+    args = ("model", "generate", "--config", str(REPO / "configs" / "generate_quickstart.yaml"), "--limit", "3",
+            "--set", f"policy.model={tiny_model_dir}", "--set", "sampling.max_tokens=8", "--out", str(out))
+    first = run(*args)
+    assert first.returncode == 0, first.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["problem_id"] for r in records] == ["sample/train/0", "sample/train/1", "sample/train/2"]
+    assert all(len(r["completions"]) == 4 and r["prompt_tokens"] > 0 for r in records)
+    # A run killed mid-write leaves a torn last line: the rerun cuts it off and redoes only that problem.
+    out.write_text(out.read_text()[: -20])
+    again = run(*args)
+    assert again.returncode == 0 and "for 1 problems (2 already done)" in again.stdout, again.stdout + again.stderr
+    assert len(out.read_text().splitlines()) == 3
 
 
 def test_hub_dataset_offline_is_one_line():

@@ -22,11 +22,8 @@ def init_tiny(
 
     Nothing can be downloaded on an offline machine; this model stands in for a hub model in quickstarts and tests.
     """
-    from coder_rl.config import Section, load_config
-    from coder_rl.models.tiny import TinyModelConfig, build_tiny_model
-
-    class InitTinyConfig(Section):
-        model: TinyModelConfig = TinyModelConfig()
+    from coder_rl.config import load_config
+    from coder_rl.models.tiny import InitTinyConfig, build_tiny_model
 
     cfg = load_config(InitTinyConfig, config, sets)
     path = build_tiny_model(out_dir, cfg.model)

@@ -1,0 +1,177 @@
+"""The `openai` backend: any OpenAI-compatible *completions* server (vLLM, SGLang, TGI, ...).
+
+One POST to `{base_url}/completions` per prompt (its `n` completions come back together), at most
+`max_concurrency` in flight, retried with exponential backoff on connection errors, 5xx and 429.
+Imported only when `load_policy` picks this backend, so httpx is imported at the top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+from typing import Any, TypeVar
+
+import httpx
+
+from coder_rl.errors import UserError
+from coder_rl.policy.base import Completion, PolicyConfig, SamplingParams, truncate_at_stop
+
+BACKOFF_S = 0.5  # first retry waits 0.5 s (x0.5-1.5 jitter), then 1 s, 2 s, ...; at most MAX_BACKOFF_S
+MAX_BACKOFF_S = 30.0
+
+T = TypeVar("T")
+
+
+class OpenAIPolicy:
+    def __init__(self, cfg: PolicyConfig) -> None:
+        if not cfg.base_url:
+            raise UserError("openai backend: set policy.base_url, e.g. http://127.0.0.1:8000/v1")
+        self.cfg = cfg
+        self.base_url = cfg.base_url.rstrip("/")
+        key = cfg.api_key or os.environ.get("OPENAI_API_KEY")
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
+        return _run(self.agenerate(prompts, params))
+
+    async def agenerate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
+        # A client per call: an httpx client belongs to the event loop it was first used on, and each
+        # sync `generate` runs on a fresh loop.
+        limits = httpx.Limits(max_connections=self.cfg.max_concurrency)
+        async with httpx.AsyncClient(
+            headers=self.headers, timeout=self.cfg.timeout_s, limits=limits
+        ) as client:
+            slots = asyncio.Semaphore(self.cfg.max_concurrency)
+            tasks = [asyncio.create_task(self._complete(client, slots, p, params)) for p in prompts]
+            try:
+                return list(await asyncio.gather(*tasks))
+            except BaseException:  # on the first failure, stop the other requests before the client closes
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+
+    def close(self) -> None:
+        pass  # no connection outlives a `generate` call
+
+    async def _complete(
+        self, client: httpx.AsyncClient, slots: asyncio.Semaphore, prompt: str, params: SamplingParams
+    ) -> list[Completion]:
+        body: dict[str, Any] = {
+            "model": self.cfg.model,
+            "prompt": prompt,
+            "n": params.n,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+        }
+        if params.stop:
+            body["stop"] = params.stop
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.logprobs:
+            body["logprobs"] = 1  # top-1 alternatives; every server returns the sampled tokens' logprobs then
+        async with slots:
+            response = await self._post(client, body)
+        return _parse(response, params)
+
+    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/completions"
+        retries = self.cfg.max_retries
+        for attempt in range(retries + 1):
+            if attempt:
+                await asyncio.sleep(
+                    min(BACKOFF_S * 2 ** (attempt - 1), MAX_BACKOFF_S) * random.uniform(0.5, 1.5)
+                )
+            try:
+                response = await client.post(url, json=body)
+            except httpx.TransportError as exc:  # refused, reset, DNS, timeouts
+                problem = _describe(exc, self.cfg.timeout_s)
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                problem = f"HTTP {response.status_code}"
+                continue
+            if response.is_error:  # a bad request will not get better by retrying
+                detail = " ".join(response.text.split())[:300]
+                raise UserError(f"openai backend: {url} answered HTTP {response.status_code}: {detail}")
+            return response.json()
+        raise UserError(f"openai backend: cannot reach {self.base_url} ({problem}) after {retries} retries")
+
+
+def _parse(response: dict[str, Any], params: SamplingParams) -> list[Completion]:
+    """The completions of one response, in `index` order."""
+    choices = sorted(response["choices"], key=lambda choice: choice.get("index", 0))
+    usage = response.get("usage") or {}
+    estimates = _token_counts(choices, usage.get("completion_tokens") or 0, params.max_tokens)
+    completions = []
+    for choice, estimate in zip(choices, estimates, strict=True):
+        # cut again, in case a server left a stop string in
+        text, stopped = truncate_at_stop(choice["text"], params.stop)
+        logprobs = (choice.get("logprobs") or {}).get("token_logprobs") if params.logprobs else None
+        token_logprobs = None if logprobs is None else [float(lp) for lp in logprobs if lp is not None]
+        completions.append(
+            Completion(
+                text=text,
+                num_tokens=estimate if token_logprobs is None else len(token_logprobs),
+                finish_reason="length" if choice.get("finish_reason") == "length" and not stopped else "stop",
+                prompt_tokens=usage.get("prompt_tokens", 0),
+                token_logprobs=token_logprobs,
+            )
+        )
+    return completions
+
+
+def _token_counts(choices: list[dict[str, Any]], total: int, max_tokens: int) -> list[int]:
+    """Per-choice token counts, when only `usage.completion_tokens` (the total over n choices) is known.
+
+    Exact for n=1 and for choices cut at max_tokens; the other choices share the rest in proportion to
+    their text's length, an estimate. (With logprobs asked, counts come exactly from the logprobs.)
+    """
+    cut = [choice.get("finish_reason") == "length" for choice in choices]
+    rest = max(total - max_tokens * sum(cut), 0)
+    shares = iter(
+        _split(rest, [len(c["text"]) + 1 for c, is_cut in zip(choices, cut, strict=True) if not is_cut])
+    )
+    return [max_tokens if is_cut else min(next(shares), max_tokens) for is_cut in cut]
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """`total` split in proportion to `weights`, in integers that add up to `total`."""
+    cuts, running = [0], 0
+    for weight in weights:
+        running += weight
+        cuts.append(round(total * running / sum(weights)))
+    return [b - a for a, b in pairwise(cuts)]
+
+
+def _describe(exc: httpx.TransportError, timeout_s: float) -> str:
+    """'connection refused', 'no answer within 120s', ...: the reason, in a few words."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {timeout_s:g}s"
+    cause: BaseException | None = exc
+    while cause is not None:  # httpx may only say "All connection attempts failed"; its causes say why
+        errno = getattr(cause, "errno", None)
+        if isinstance(errno, int) and errno > 0:
+            text = os.strerror(errno)  # "Connection refused"
+            break
+        cause = cause.__cause__ or cause.__context__
+    else:
+        text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc).strip()) or type(exc).__name__
+    text = text.splitlines()[0]
+    return text[:1].lower() + text[1:]
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` to completion from sync code, whether or not this thread already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Inside a running loop (a notebook, an async caller): it cannot be blocked on, so use a helper thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -1,0 +1,19 @@
+"""Shared fixtures. Session-scoped ones are built once per test run, in pytest's temporary directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Qwen2 model + tokenizer, briefly pretrained on the bundled sample (~8 s on 2 CPU cores).
+
+    Load it like a hub model: `AutoModelForCausalLM.from_pretrained(tiny_model_dir)`, or
+    `load_policy(PolicyConfig(model=str(tiny_model_dir)))`.
+    """
+    from coder_rl.models import TinyModelConfig, build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), TinyModelConfig(pretrain_steps=60))

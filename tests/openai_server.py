@@ -1,0 +1,113 @@
+"""A real OpenAI-compatible `/v1/completions` server, backed by any `Policy` (the tiny HF model in tests).
+
+It speaks the legacy completions API the way vLLM does (choices with text, finish_reason and
+logprobs.token_logprobs, plus usage). Hooks for tests, on `app.state`: `fail_next` (status codes to
+answer the next requests with), `delay_s`, `requests` (each request's Authorization header) and
+`max_in_flight`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from coder_rl.policy import Policy, SamplingParams
+
+
+class CompletionRequest(BaseModel):
+    model: str
+    prompt: str
+    n: int = 1
+    max_tokens: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    logprobs: int | None = None
+
+
+def create_app(policy: Policy) -> FastAPI:
+    app = FastAPI()
+    app.state.fail_next = []  # e.g. [503, 429]: the next two requests get these answers
+    app.state.requests = []  # the Authorization header of every request
+    app.state.delay_s = 0.0  # seconds to wait before answering (timeout tests)
+    app.state.in_flight = app.state.max_in_flight = 0
+    one_at_a_time = threading.Lock()  # the policy seeds torch's global generator: not thread-safe
+
+    def generate(body: CompletionRequest) -> dict:
+        stop = [body.stop] if isinstance(body.stop, str) else body.stop or []
+        params = SamplingParams(
+            n=body.n,
+            max_tokens=body.max_tokens,
+            temperature=body.temperature,
+            top_p=body.top_p,
+            stop=stop,
+            seed=body.seed,
+            logprobs=body.logprobs is not None,
+        )
+        with one_at_a_time:
+            [completions] = policy.generate([body.prompt], params)
+        choices = [
+            {
+                "index": i,
+                "text": c.text,
+                "finish_reason": c.finish_reason,
+                "logprobs": None if c.token_logprobs is None else {"token_logprobs": c.token_logprobs},
+            }
+            for i, c in enumerate(completions)
+        ]
+        prompt_tokens = completions[0].prompt_tokens
+        completion_tokens = sum(c.num_tokens for c in completions)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        return {"object": "text_completion", "model": body.model, "choices": choices, "usage": usage}
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request):
+        app.state.requests.append(request.headers.get("authorization"))
+        if app.state.fail_next:
+            status = app.state.fail_next.pop(0)
+            return JSONResponse({"error": {"message": f"injected {status}"}}, status_code=status)
+        app.state.in_flight += 1
+        app.state.max_in_flight = max(app.state.max_in_flight, app.state.in_flight)
+        try:
+            await asyncio.sleep(app.state.delay_s)
+            return await run_in_threadpool(generate, body)
+        finally:
+            app.state.in_flight -= 1
+
+    return app
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run `app` with uvicorn on a free port of 127.0.0.1 in a background thread; yields the base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # bound here, so the port cannot be taken between choosing and serving
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
