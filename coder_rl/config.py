@@ -64,7 +64,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"config error: no such config file: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"config error: {path} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -77,18 +79,29 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _parse_value(raw: str) -> Any:
-    """YAML-typed: ``3`` is an int, ``[a, b]`` a list, ``null`` None; anything unparseable stays a string."""
+    """YAML-typed: ``3`` is an int, ``[a, b]`` a list, ``null`` None, ``true`` a bool.
+
+    Whatever else YAML would turn into a non-string stays the text the user typed: a date
+    (``2024-01-01``), YAML 1.1's ``yes``/``no``/``on``/``off``, a comment (``###``), or something unparseable.
+    """
     try:
-        return yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
+    if isinstance(value, bool) and raw.strip().lower() not in ("true", "false"):
+        return raw
+    if value is None and raw.strip() not in ("null", "~", ""):  # `###` is a YAML comment, not null
+        return raw
+    return value if isinstance(value, int | float | str | list | dict | type(None)) else raw
 
 
 def _assign(data: dict[str, Any], dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
     node = data
     for i, name in enumerate(parents):
-        child = node.setdefault(name, {})
+        if node.get(name) is None:  # absent, or `section:` with nothing under it in the YAML
+            node[name] = {}
+        child = node[name]
         if not isinstance(child, dict):
             raise UserError(f"config error: {'.'.join(parents[: i + 1])}: is a value, not a section")
         node = child

@@ -1,7 +1,8 @@
 """`coder-rl model generate`: sample completions for a dataset's problems with any policy backend.
 
 Output is JSONL, one line per problem, appended as each batch finishes; a rerun skips the problems
-already written, so an interrupted job resumes where it stopped.
+already written, so an interrupted job resumes where it stopped. A sidecar file records the policy and
+sampling settings, and a rerun with other settings is refused rather than mixed into the same file.
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.load import DataConfig, load_problems
+from coder_rl.errors import UserError
 from coder_rl.policy.base import PolicyConfig, SamplingParams
 from coder_rl.prompts import CODE_FENCE_STOP, code_prompt
+
+
+class CodeSamplingParams(SamplingParams):
+    """Sampling for whole programs: by default the completion ends where the model closes the code block."""
+
+    stop: list[str] = Field(default_factory=lambda: [CODE_FENCE_STOP])
 
 
 class OutputConfig(Section):
@@ -27,7 +35,7 @@ class OutputConfig(Section):
 class GenerateConfig(Section):
     data: DataConfig = DataConfig()
     policy: PolicyConfig = PolicyConfig()
-    sampling: SamplingParams = SamplingParams(stop=[CODE_FENCE_STOP])
+    sampling: CodeSamplingParams = CodeSamplingParams()
     output: OutputConfig = OutputConfig()
 
 
@@ -37,7 +45,7 @@ class GenerateSummary:
     resumed: int
     completions: int
     tokens: int
-    seconds: float
+    seconds: float  # generation only, model loading excluded
     data_report: str
 
     @property
@@ -53,17 +61,18 @@ def run_generate(cfg: GenerateConfig, show_progress: bool = True) -> GenerateSum
     report = load_problems(cfg.data)
     problems = report.require_problems()
     out = Path(cfg.output.path)
-    done = finished_ids(out)
+    done = _prepare_output(out, cfg)
     todo = [p for p in problems if p.id not in done]
+    resumed = len(problems) - len(todo)
     tokens = completions = 0
-    start = time.perf_counter()
     if not todo:
-        return GenerateSummary(0, len(done), 0, 0, 0.0, report.summary())
+        return GenerateSummary(0, resumed, 0, 0, 0.0, report.summary())
     policy = load_policy(cfg.policy)
     progress = Progress(
         TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[rate]}"),
         disable=not show_progress,
     )
+    start = time.perf_counter()
     try:
         with progress, out.open("a", encoding="utf-8") as f:
             task = progress.add_task("generate", total=len(todo), rate="")
@@ -88,16 +97,35 @@ def run_generate(cfg: GenerateConfig, show_progress: bool = True) -> GenerateSum
                 progress.update(task, advance=len(chunk), rate=f"{tokens / max(elapsed, 1e-9):.0f} tok/s")
     finally:
         policy.close()
-    return GenerateSummary(len(todo), len(done), completions, tokens, time.perf_counter() - start, report.summary())
+    return GenerateSummary(len(todo), resumed, completions, tokens, time.perf_counter() - start, report.summary())
+
+
+def _prepare_output(out: Path, cfg: GenerateConfig) -> set[str]:
+    """Check or write the settings sidecar; return the problem ids the output already holds."""
+    # What decides the samples; throughput knobs (batch sizes, concurrency, timeouts) may change on resume.
+    settings = {"policy": cfg.policy.model_dump(include={"backend", "model", "dtype"}), "sampling": cfg.sampling.model_dump()}
+    sidecar = out.with_name(out.name + ".settings.json")
+    if out.is_dir():
+        raise UserError(f"output {out} is a directory; give a file path such as {out}/completions.jsonl")
+    if out.exists() and sidecar.exists():
+        if json.loads(sidecar.read_text()) != settings:
+            raise UserError(f"{out} was written with other policy or sampling settings ({sidecar}); use another --out or remove it")
+    elif out.exists() and out.stat().st_size:
+        raise UserError(f"{out} exists but was not written by `coder-rl model generate` (no {sidecar.name}); use another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.write_text(json.dumps(settings, indent=1))
+    return finished_ids(out)
 
 
 def finished_ids(path: Path) -> set[str]:
     """Problem ids already in an output file; a torn last line (a killed run) is cut off first."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         return set()
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
     if len(complete) != len(data):
         path.write_bytes(complete)
-    return {json.loads(line)["problem_id"] for line in complete.decode("utf-8").splitlines() if line.strip()}
+    try:
+        return {json.loads(line)["problem_id"] for line in complete.decode("utf-8").splitlines() if line.strip()}
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{path} is not a completions file written by coder-rl (a line is not a completion record)") from None

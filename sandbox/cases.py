@@ -40,12 +40,12 @@ class AssertCase:
 
 TestCase = StdioCase | CallCase | AssertCase
 
-_KINDS: dict[str, type] = {"stdio": StdioCase, "call": CallCase, "assert": AssertCase}
+_KINDS: dict[str, type] = {"stdin": StdioCase, "call": CallCase, "assert": AssertCase}
 _KIND_OF: dict[type, str] = {cls: kind for kind, cls in _KINDS.items()}
 
 
 def case_kind(case: TestCase) -> str:
-    """'stdio', 'call' or 'assert'."""
+    """'stdin', 'call' or 'assert': how the case talks to the program."""
     return _KIND_OF[type(case)]
 
 
@@ -70,7 +70,7 @@ def case_from_dict(data: dict[str, Any]) -> TestCase:
         raise ValueError(f"{kind} case: missing fields {missing}, unknown fields {extra}")
     case = cls(**fields)
     if isinstance(case, StdioCase) and not (isinstance(case.stdin, str) and isinstance(case.expected_stdout, str)):
-        raise ValueError("stdio case: stdin and expected_stdout must be strings")
+        raise ValueError("stdin case: stdin and expected_stdout must be strings")
     if isinstance(case, CallCase) and not (isinstance(case.fn_name, str) and isinstance(case.args, list)):
         raise ValueError("call case: fn_name must be a string and args a list")
     if isinstance(case, AssertCase) and not isinstance(case.source, str):

@@ -11,6 +11,8 @@ python=${PYTHON:-python3}
 
 # torch first, pinned: on a machine without a GPU this resolves to the local CPU build, whereas an
 # unpinned torch (asked for by transformers or trl) would pull gigabytes of CUDA wheels.
-# On a GPU machine, set TORCH_SPEC to the build you want (e.g. TORCH_SPEC=torch==2.13.0).
-pip install --quiet "${TORCH_SPEC:-torch==2.13.0}"
+# Elsewhere, TORCH_SPEC picks the build; it is split into pip arguments, e.g. on a CPU machine whose
+# index has no local CPU wheel: TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+# shellcheck disable=SC2086
+pip install --quiet ${TORCH_SPEC:-torch==2.13.0}
 pip install --quiet -e ".[dev,serve]"

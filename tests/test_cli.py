@@ -96,6 +96,35 @@ def test_generate_writes_and_resumes(tmp_path, tiny_model_dir):
     again = run(*args)
     assert again.returncode == 0 and "for 1 problems (2 already done)" in again.stdout, again.stdout + again.stderr
     assert len(out.read_text().splitlines()) == 3
+    # Other sampling settings would mix two experiments in one file: refused.
+    assert_one_line_error(run(*args, "--set", "sampling.temperature=0.1"), "was written with other policy or sampling settings")
+
+
+@pytest.mark.parametrize("content", ["not json at all\n", '{"x": 1}\n'])
+def test_generate_refuses_a_foreign_output_file(tmp_path, content):
+    out = tmp_path / "theirs.jsonl"
+    out.write_text(content)
+    assert_one_line_error(run("model", "generate", "--limit", "1", "--out", str(out)), "was not written by `coder-rl model generate`")
+    assert_one_line_error(run("model", "generate", "--limit", "1", "--out", str(tmp_path)), "is a directory")
+
+
+def test_unwritable_outputs_are_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert_one_line_error(run("data", "convert", str(blocker / "sub" / "out.jsonl")), "Not a directory")
+    assert_one_line_error(run("data", "convert", str(tmp_path)), "is a directory")
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_subcommand_help_is_light():
+    code = (
+        "import sys\nfrom coder_rl.cli.main import app\n"
+        "for args in (['data', 'inspect', '--help'], ['model', 'generate', '--help'], ['model', 'init-tiny', '--help']):\n"
+        "    try:\n        app(args)\n    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'trl') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_hub_dataset_offline_is_one_line():
@@ -111,3 +140,19 @@ def test_convert_round_trips_through_both_formats(tmp_path):
     again = run("data", "inspect", "--dataset", "taco", "--path", str(taco))
     assert again.returncode == 0 and again.stdout.count("taco/train/") == 5
     assert [json.loads(line)["id"] for line in problems.read_text().splitlines()] == [f"taco/train/{i}" for i in range(5)]
+    # Everything survives both conversions: tests, solutions, starter code, metadata.
+    original = [json.loads(line) for line in TACO_SAMPLE.read_text().splitlines()]
+    final = [json.loads(line) for line in taco.read_text().splitlines()]
+    for before, after in zip(original, final, strict=True):
+        for key in ("question", "starter_code", "difficulty", "source", "url", "time_limit"):
+            assert after.get(key) == before[key], key
+        assert json.loads(after["input_output"]) == json.loads(before["input_output"])
+        assert json.loads(after["solutions"]) == json.loads(before["solutions"])
+
+
+def test_convert_to_taco_counts_problems_it_cannot_write(tmp_path):
+    he = tmp_path / "he.jsonl"
+    he.write_text(json.dumps({"task_id": "HumanEval/0", "prompt": "def f():\n", "test": "assert True", "entry_point": "f"}) + "\n")
+    result = run("data", "convert", str(tmp_path / "out.jsonl"), "--to", "taco", "--dataset", "humaneval", "--path", str(he))
+    assert result.returncode == 0, result.stderr
+    assert "not written (taco format): 1 problems" in result.stdout and "wrote 0 problems" in result.stdout

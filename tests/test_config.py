@@ -28,6 +28,20 @@ def test_set_values_are_yaml_typed():
     assert cfg.sampling.stop == ["###", "```"] and cfg.sampling.temperature == 0.0 and cfg.sampling.seed is None
 
 
+def test_strings_yaml_would_retype_stay_strings():
+    cfg = load_config(DataCommandConfig, None, ["data.split=2024-01-01", "data.hub_id=yes", "data.subset=on"])
+    assert (cfg.data.split, cfg.data.hub_id, cfg.data.subset) == ("2024-01-01", "yes", "on")
+    cfg = load_config(GenerateConfig, None, ["sampling.stop=###"])
+    assert cfg.sampling.stop == ["###"]
+
+
+def test_generate_keeps_its_default_stop_when_sampling_is_overridden(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("sampling:\n  n: 2\ndata:\n")
+    cfg = load_config(GenerateConfig, path, ["sampling.temperature=0.5", "data.limit=2"])
+    assert cfg.sampling.stop == ["\n```"] and cfg.sampling.n == 2 and cfg.data.limit == 2
+
+
 @pytest.mark.parametrize(
     ("sets", "message"),
     [
@@ -62,6 +76,13 @@ def test_bad_yaml_files(tmp_path, content, message):
     path = tmp_path / "bad.yaml"
     path.write_text(content)
     with pytest.raises(UserError, match=message.replace("(", r"\(")):
+        load_config(DataCommandConfig, path)
+
+
+def test_binary_config_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(UserError, match="is not UTF-8 text"):
         load_config(DataCommandConfig, path)
 
 

@@ -71,3 +71,36 @@ def test_malformed_rows_never_crash_and_are_all_accounted_for(tmp_path, batch, d
     assert "malformed_row" not in report.skipped, report.examples
     for problem in report.problems:
         assert problem.tests and problem.question.strip()
+
+
+def test_duplicate_ids_are_skipped_not_merged(tmp_path):
+    rows = [{**GOOD, "problem_id": 7}, {**GOOD, "problem_id": 7}, {**GOOD, "problem_id": None}]
+    report = _load(tmp_path, [json.dumps(r) for r in rows], dataset="apps")
+    assert [p.id for p in report.problems] == ["apps/train/7", "apps/train/2"]
+    assert dict(report.skipped) == {"duplicate_id": 1}
+
+
+def test_a_bom_is_not_part_of_the_first_row(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + (json.dumps(GOOD) + "\n").encode())
+    report = load_problems(DataConfig(dataset="taco", path=str(path)))
+    assert len(report.problems) == 1 and not report.skipped
+
+
+def test_a_json_array_file_and_a_directory_of_json_files(tmp_path):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "a.json").write_text(json.dumps([GOOD, GOOD, 3]))
+    (tmp_path / "dir" / "b.jsonl").write_text(json.dumps(GOOD) + "\n")
+    report = load_problems(DataConfig(dataset="taco", path=str(tmp_path / "dir" / "a.json")))
+    assert len(report.problems) == 2 and dict(report.skipped) == {"invalid_json": 1}
+    report = load_problems(DataConfig(dataset="taco", path=str(tmp_path / "dir")))
+    assert [p.id for p in report.problems] == ["taco/train/0", "taco/train/1", "taco/train/3"]
+
+
+def test_a_path_needs_a_dataset_format():
+    import pytest
+
+    from coder_rl.errors import UserError
+
+    with pytest.raises(UserError, match="say which format it holds with --dataset"):
+        load_problems(DataConfig(path="x.jsonl"))

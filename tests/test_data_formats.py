@@ -56,7 +56,7 @@ def _passes(problem):
 
 def test_humaneval(tmp_path):
     (problem,) = load_problems(DataConfig(dataset="humaneval", path=_write(tmp_path, "he.jsonl", [HUMANEVAL_ROW]))).problems
-    assert problem.id == "HumanEval/x" and problem.kind == "assert" and problem.metadata["entry_point"] == "add"
+    assert problem.id == "humaneval/train/HumanEval/x" and problem.kind == "assert" and problem.metadata["entry_point"] == "add"
     assert problem.tests[0].source.rstrip().endswith("check(add)")
     assert _passes(problem)
 
@@ -101,5 +101,5 @@ json_values = st.recursive(
 )
 def test_taco_row_round_trip(tests, solutions, question):
     problem = Problem(id="p", question=question, tests=tests, solutions=solutions, starter_code="", difficulty="EASY", source="s")
-    back = taco_row(json.loads(json.dumps(problem_to_taco_row(problem))), "unused")
-    assert (back.id, back.question, back.tests, back.solutions) == (problem.id, question, tests, solutions)
+    back = taco_row(json.loads(json.dumps(problem_to_taco_row(problem))), "taco/train", 3)
+    assert (back.id, back.question, back.tests, back.solutions) == ("taco/train/3", question, tests, solutions)

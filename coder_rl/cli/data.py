@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,6 +26,13 @@ def _load(config: Path | None, sets: list[str] | None, flags: dict) -> LoadRepor
     return load_problems(cfg.data)
 
 
+def _print_report(report: LoadReport) -> None:
+    # plain print: these lines are read by scripts and must not be wrapped at the terminal's width
+    print(report.summary())
+    for reason, count in report.skipped.most_common():
+        print(f"  skipped {reason}: {count} (first: {report.examples[reason]})")
+
+
 @app.command()
 def inspect(
     config: ConfigFile = None,
@@ -37,7 +45,7 @@ def inspect(
 ) -> None:
     """Print one row per problem (tests, kind, fn_name, solutions) and the rows skipped, by reason.
 
-    Exits with status 1 when any row was skipped, so it can gate a data pipeline.
+    Exits with status 1 when a row was skipped or no problem was found, so it can gate a data pipeline.
     """
     from rich.console import Console
     from rich.table import Table
@@ -48,12 +56,9 @@ def inspect(
         table.add_column(column, justify="right" if column in ("tests", "solutions") else "left")
     for p in report.problems:
         table.add_row(p.id, p.difficulty, p.kind, str(len(p.tests)), p.fn_name or "-", str(len(p.solutions)))
-    console = Console()
-    console.print(table)
-    console.print(report.summary(), markup=False, highlight=False)
-    for reason, count in report.skipped.most_common():
-        console.print(f"  skipped {reason}: {count} (first: {report.examples[reason]})", markup=False, highlight=False)
-    if report.skipped:
+    Console().print(table)
+    _print_report(report)
+    if report.skipped or not report.problems:
         raise typer.Exit(1)
 
 
@@ -78,17 +83,23 @@ def convert(
     from coder_rl.data.adapters import problem_to_taco_row
     from coder_rl.errors import UserError
 
+    if out.is_dir():
+        raise UserError(f"output {out} is a directory; give a file path such as {out}/problems.jsonl")
     report = _load(config, sets, data_flags(dataset, split, path, limit, difficulty))
     problems = report.require_problems()
-    try:
-        rows = [problem_to_taco_row(p) if to is Format.taco else p.to_dict() for p in problems]
-    except ValueError as exc:
-        raise UserError(f"cannot write TACO format: {exc}") from None
+    rows, unwritable = [], Counter()
+    for problem in problems:
+        try:
+            rows.append(problem_to_taco_row(problem) if to is Format.taco else problem.to_dict())
+        except ValueError as exc:  # e.g. assert-based tests have no place in TACO's format
+            unwritable[str(exc).split(": ", 1)[-1]] += 1
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(out)  # never leave a half-written file under the real name
-    print(report.summary())
+    _print_report(report)
+    for reason, count in unwritable.items():
+        print(f"  not written ({to.value} format): {count} problems: {reason}")
     print(f"wrote {len(rows)} problems to {out}")

@@ -26,12 +26,17 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        message = " ".join(str(exc).split())  # one line, whatever the message held
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(exc))
+    except OSError as exc:  # a path the user gave that cannot be read or written (permissions, a full disk)
+        _fail(f"{exc.strerror or exc.__class__.__name__}: {exc.filename}" if exc.filename else str(exc))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def _fail(message: str) -> None:
+    print("error: " + " ".join(message.split()), file=sys.stderr)  # one line, whatever the message held
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -23,17 +23,21 @@ class BadRow(ValueError):
         self.reason = reason
 
 
-Adapter = Callable[[dict[str, Any], str], Problem]
+# An adapter takes a raw row, the id prefix ("taco/train") and the row's position in its source.
+Adapter = Callable[[dict[str, Any], str, int], Problem]
 
 
-def taco_row(row: dict[str, Any], row_id: str) -> Problem:
+_TACO_METADATA = ("name", "url", "tags", "time_limit", "memory_limit")
+
+
+def taco_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     """TACO / APPS: `solutions` and `input_output` are JSON strings; call-based rows carry `fn_name`."""
     question = _text_field(row, "question")
     tests = _taco_tests(row.get("input_output"))
     solutions = _taco_solutions(row.get("solutions"))
-    metadata = {k: row[k] for k in ("name", "url", "tags", "time_limit", "memory_limit") if row.get(k) is not None}
+    metadata = {k: row[k] for k in _TACO_METADATA if row.get(k) is not None}
     return Problem(
-        id=str(row.get("problem_id", row_id)),
+        id=_row_id(prefix, row.get("problem_id"), index),
         question=question,
         tests=tests,
         solutions=solutions,
@@ -89,14 +93,14 @@ def _taco_solutions(raw: Any) -> list[str]:
     return solutions
 
 
-def humaneval_row(row: dict[str, Any], row_id: str) -> Problem:
+def humaneval_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     """HumanEval: the prompt is a signature plus docstring; `test` defines check(candidate)."""
     prompt = _text_field(row, "prompt")
     test = _text_field(row, "test")
     entry_point = _text_field(row, "entry_point")
     solution = row.get("canonical_solution")
     return Problem(
-        id=str(row.get("task_id", row_id)),
+        id=_row_id(prefix, row.get("task_id"), index),
         question=prompt,
         tests=[AssertCase(f"{test}\n\ncheck({entry_point})\n")],
         solutions=[prompt + solution] if isinstance(solution, str) and solution.strip() else [],
@@ -106,7 +110,7 @@ def humaneval_row(row: dict[str, Any], row_id: str) -> Problem:
     )
 
 
-def mbpp_row(row: dict[str, Any], row_id: str) -> Problem:
+def mbpp_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     """MBPP (full or sanitized): a text task, a reference `code`, and assert lines in `test_list`."""
     text = row.get("text") if isinstance(row.get("text"), str) else row.get("prompt")
     if not isinstance(text, str) or not text.strip():
@@ -122,7 +126,7 @@ def mbpp_row(row: dict[str, Any], row_id: str) -> Problem:
     # MBPP's own prompting shows the asserts, since they fix the function's name and signature.
     question = text.strip() + "\nYour code should pass these tests:\n" + "\n".join(asserts)
     return Problem(
-        id=str(row.get("task_id", row_id)),
+        id=_row_id(prefix, row.get("task_id"), index),
         question=question,
         tests=[AssertCase(f"{setup}\n{a}\n" if setup else a + "\n") for a in asserts],
         solutions=[code] if isinstance(code, str) and code.strip() else [],
@@ -131,7 +135,7 @@ def mbpp_row(row: dict[str, Any], row_id: str) -> Problem:
     )
 
 
-def code_contests_row(row: dict[str, Any], row_id: str) -> Problem:
+def code_contests_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     """DeepMind CodeContests: public/private/generated stdin tests and solutions in several languages."""
     description = _text_field(row, "description")
     tests: list[TestCase] = []
@@ -153,7 +157,7 @@ def code_contests_row(row: dict[str, Any], row_id: str) -> Problem:
     # Language ids: 3 is PYTHON3 (1 is Python 2, which the sandbox does not run).
     python3 = [s for lang, s in zip(sols.get("language") or [], sols.get("solution") or [], strict=False) if lang == 3]
     return Problem(
-        id=str(row.get("name", row_id)),
+        id=_row_id(prefix, row.get("name"), index),
         question=description,
         tests=tests,
         solutions=python3,
@@ -163,8 +167,8 @@ def code_contests_row(row: dict[str, Any], row_id: str) -> Problem:
     )
 
 
-def problem_row(row: dict[str, Any], row_id: str) -> Problem:
-    """coder-rl's own JSONL (what `coder-rl data convert` writes): `Problem.to_dict()` per line."""
+def problem_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
+    """coder-rl's own JSONL (what `coder-rl data convert` writes): `Problem.to_dict()` per line, ids kept."""
     try:
         problem = Problem.from_dict(row)
     except (ValueError, TypeError) as exc:
@@ -186,25 +190,23 @@ def problem_to_taco_row(problem: Problem) -> dict[str, Any]:
         raise ValueError(f"problem {problem.id}: TACO's format holds only all-stdin or all-call tests of one function")
     if call and len({c.fn_name for c in call}) > 1:
         raise ValueError(f"problem {problem.id}: TACO's format holds one fn_name per problem")
+    # TACO rows carry no id: a converted file gets position-based ids when it is read back.
     return {
-        "problem_id": problem.id,
         "question": problem.question,
         "solutions": json.dumps(problem.solutions),
         "starter_code": problem.starter_code,
         "input_output": json.dumps(io),
         "difficulty": problem.difficulty,
         "source": problem.source,
+        **{k: problem.metadata[k] for k in _TACO_METADATA if k in problem.metadata},
     }
 
 
-ADAPTERS: dict[str, Adapter] = {
-    "taco": taco_row,
-    "apps": taco_row,
-    "humaneval": humaneval_row,
-    "mbpp": mbpp_row,
-    "code_contests": code_contests_row,
-    "jsonl": problem_row,
-}
+
+
+def _row_id(prefix: str, native: Any, index: int) -> str:
+    """`apps/test/4021`: the dataset's own id where the row has one, else the row's position."""
+    return f"{prefix}/{index if native is None or native == '' else native}"
 
 
 def _text_field(row: dict[str, Any], name: str) -> str:

@@ -6,6 +6,7 @@ example of each reason kept for the report.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -16,21 +17,35 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from coder_rl.config import Section
-from coder_rl.data.adapters import ADAPTERS, BadRow
+from coder_rl.data.adapters import (
+    Adapter,
+    BadRow,
+    code_contests_row,
+    humaneval_row,
+    mbpp_row,
+    problem_row,
+    taco_row,
+)
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 
 SAMPLE_PATH = Path(__file__).parent / "sample" / "problems.jsonl"
 
-# dataset name -> (adapter, hub id, hub config)
-DATASETS: dict[str, tuple[str, str | None, str | None]] = {
-    "taco": ("taco", "BAAI/TACO", None),
-    "apps": ("apps", "codeparrot/apps", None),
-    "code_contests": ("code_contests", "deepmind/code_contests", None),
-    "humaneval": ("humaneval", "openai/openai_humaneval", None),
-    "mbpp": ("mbpp", "google-research-datasets/mbpp", "full"),
-    "jsonl": ("jsonl", None, None),
-    "sample": ("taco", None, None),
+@dataclass(frozen=True)
+class DatasetSpec:
+    adapter: Adapter
+    hub_id: str | None = None
+    subset: str | None = None  # the hub config name
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "taco": DatasetSpec(taco_row, "BAAI/TACO"),
+    "apps": DatasetSpec(taco_row, "codeparrot/apps"),
+    "code_contests": DatasetSpec(code_contests_row, "deepmind/code_contests"),
+    "humaneval": DatasetSpec(humaneval_row, "openai/openai_humaneval"),
+    "mbpp": DatasetSpec(mbpp_row, "google-research-datasets/mbpp", "full"),
+    "jsonl": DatasetSpec(problem_row),
+    "sample": DatasetSpec(taco_row),  # the bundled problems, in TACO's format
 }
 
 
@@ -100,26 +115,30 @@ class LoadReport:
 
 def load_problems(cfg: DataConfig) -> LoadReport:
     """Read, adapt and select problems as `cfg` says."""
-    adapter_name, hub_id, subset = DATASETS[cfg.dataset]
-    adapter = ADAPTERS[adapter_name]
+    spec = DATASETS[cfg.dataset]
     if cfg.dataset == "sample":
+        if cfg.path:
+            raise UserError(f"data.path is set ({cfg.path}): say which format it holds with --dataset (taco, apps, jsonl, ...)")
         if cfg.split != "train":
             raise UserError(f"the sample dataset has one split, 'train' (got {cfg.split!r})")
         path: Path | None = SAMPLE_PATH
     else:
         path = Path(cfg.path) if cfg.path else None
-    hub_id = cfg.hub_id or hub_id
+    hub_id = cfg.hub_id or spec.hub_id
     if path is None and hub_id is None:
         raise UserError(f"dataset {cfg.dataset!r} has no hub id: pass data.path (--path)")
-    rows = _local_rows(path, cfg.split) if path else _hub_rows(hub_id, cfg.subset or subset, cfg.split, cfg.limit)
+    rows = _local_rows(path, cfg.split) if path else _hub_rows(hub_id, cfg.subset or spec.subset, cfg.split, cfg.limit)
     report = LoadReport(source=str(path) if path else f"{hub_id} ({cfg.split})")
     wanted = {d.upper() for d in cfg.difficulty}
+    seen: set[str] = set()
     for index, row in rows:
         report.rows_read += 1
         try:
             if isinstance(row, BadRow):
                 raise row
-            problem = adapter(row, f"{cfg.dataset}/{cfg.split}/{index}")
+            problem = spec.adapter(row, f"{cfg.dataset}/{cfg.split}", index)
+            if problem.id in seen:  # outputs and resumption are keyed by id: a repeat would be silently merged
+                raise BadRow("duplicate_id", problem.id)
         except BadRow as error:
             report.skip(index, error)
             continue
@@ -127,6 +146,7 @@ def load_problems(cfg: DataConfig) -> LoadReport:
             # A field of a shape no adapter check foresaw: still a bad row, counted, not a crash.
             report.skip(index, BadRow("malformed_row", f"{error.__class__.__name__}: {error}"))
             continue
+        seen.add(problem.id)
         if wanted and problem.difficulty.upper() not in wanted:
             report.filtered_out[problem.difficulty or "(none)"] += 1
             continue
@@ -139,19 +159,22 @@ def load_problems(cfg: DataConfig) -> LoadReport:
 Row = dict[str, Any] | BadRow
 
 
+_ROW_FILES = (".jsonl", ".json", ".parquet", ".arrow")
+
+
 def _local_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
     if not path.exists():
         raise UserError(f"no such file or directory: {path}")
     if path.is_dir():
         yield from _directory_rows(path, split)
     elif path.suffix in (".jsonl", ".json"):
-        yield from _jsonl_rows(path)
+        yield from enumerate(_json_rows(path))
     elif path.suffix == ".parquet":
         yield from enumerate(_parquet_rows(path))
     elif path.suffix == ".arrow":
         yield from enumerate(_arrow_rows(path))
     else:
-        raise UserError(f"{path}: unsupported file type {path.suffix!r} (use .jsonl, .parquet, .arrow or a directory)")
+        raise UserError(f"{path}: unsupported file type {path.suffix!r} (use {', '.join(_ROW_FILES)} or a directory)")
 
 
 def _directory_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
@@ -168,9 +191,9 @@ def _directory_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
         return
     if (path / split).is_dir():
         path = path / split
-    shards = sorted(p for p in path.iterdir() if p.suffix in (".jsonl", ".parquet", ".arrow"))
+    shards = sorted(p for p in path.iterdir() if p.suffix in _ROW_FILES)
     if not shards:
-        raise UserError(f"{path}: no .jsonl, .parquet or .arrow files")
+        raise UserError(f"{path}: no {', '.join(_ROW_FILES)} files")
     offset = 0
     for shard in shards:
         count = 0
@@ -180,20 +203,30 @@ def _directory_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
         offset += count
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, Row]]:
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        index = 0
-        for line in lines:
+def _json_rows(path: Path) -> Iterator[Row]:
+    """JSON Lines, or one JSON array of rows (how HumanEval and sanitized MBPP are often shared)."""
+    with path.open(encoding="utf-8-sig", errors="replace") as f:  # -sig: a BOM is not part of row 0
+        head = f.read(1)
+        while head.isspace():
+            head = f.read(1)
+        if head == "[":
+            try:
+                rows = json.loads(head + f.read())
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise UserError(f"{path}: starts like a JSON array but is not valid JSON ({exc})") from None
+            yield from (_as_row(row) for row in rows)
+            return
+        for line in itertools.chain([head + f.readline()], f):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                yield _as_row(json.loads(line))
             except (json.JSONDecodeError, RecursionError) as exc:
-                row = BadRow("invalid_json", exc.__class__.__name__)
-            if not isinstance(row, dict | BadRow):
-                row = BadRow("invalid_json", f"a row must be an object, got {type(row).__name__}")
-            yield index, row
-            index += 1
+                yield BadRow("invalid_json", exc.__class__.__name__)
+
+
+def _as_row(value: Any) -> Row:
+    return value if isinstance(value, dict) else BadRow("invalid_json", f"a row must be an object, got {type(value).__name__}")
 
 
 def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.cases import AssertCase, CallCase, StdioCase, TestCase, case_from_dict, case_to_dict
+from sandbox.cases import CallCase, TestCase, case_from_dict, case_kind, case_to_dict
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Problem:
     @property
     def kind(self) -> str:
         """'stdin', 'call' or 'assert': how the tests talk to the program ('mixed' if several)."""
-        kinds = {_KIND_NAMES[type(case)] for case in self.tests}
+        kinds = {case_kind(case) for case in self.tests}
         return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "none")
 
     @property
@@ -76,5 +76,4 @@ class Problem:
         )
 
 
-_KIND_NAMES = {StdioCase: "stdin", CallCase: "call", AssertCase: "assert"}
 _FIELDS = {"id", "question", "starter_code", "tests", "solutions", "difficulty", "source", "metadata"}

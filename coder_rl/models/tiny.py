@@ -10,7 +10,6 @@ so that importing this module (e.g. for `TinyModelConfig` in a CLI config) stays
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -22,8 +21,6 @@ from pydantic import Field, model_validator
 from coder_rl.config import Section
 
 logger = logging.getLogger(__name__)
-
-SAMPLE_PROBLEMS = Path(__file__).resolve().parent.parent / "data" / "sample" / "problems.jsonl"
 
 EOS = "<|endoftext|>"  # also bos, as in Qwen2 and GPT-2
 PAD = "<|pad|>"  # its own token, so padding is never mistaken for the end of a text
@@ -71,17 +68,12 @@ class InitTinyConfig(Section):
     model: TinyModelConfig = TinyModelConfig()
 
 
-def load_corpus(path: str | Path = SAMPLE_PROBLEMS) -> list[str]:
-    """Questions and reference solutions of a TACO-format JSONL file (`solutions` is a JSON string)."""
-    texts = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        solutions = row.get("solutions") or "[]"
-        texts.append(row["question"])
-        texts.extend(json.loads(solutions) if isinstance(solutions, str) else solutions)
-    return texts
+def load_corpus() -> list[str]:
+    """The bundled sample problems' questions and reference solutions."""
+    from coder_rl.data import DataConfig, load_problems
+
+    problems = load_problems(DataConfig(dataset="sample")).problems
+    return [text for p in problems for text in (p.question, *p.solutions)]
 
 
 def build_tiny_model(out_dir: str | Path, cfg: TinyModelConfig, corpus: Iterable[str] | None = None) -> Path:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from coder_rl.config import Section
 
@@ -21,6 +21,11 @@ class SamplingParams(Section):
     stop: list[str] = Field(default_factory=list, description="cut the completion before the first of these")
     seed: int | None = None
     logprobs: bool = Field(False, description="return per-token logprobs of the sampled tokens")
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _one_stop_string(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class PolicyConfig(Section):
