@@ -156,3 +156,15 @@ def test_convert_to_taco_counts_problems_it_cannot_write(tmp_path):
     result = run("data", "convert", str(tmp_path / "out.jsonl"), "--to", "taco", "--dataset", "humaneval", "--path", str(he))
     assert result.returncode == 0, result.stderr
     assert "not written (taco format): 1 problems" in result.stdout and "wrote 0 problems" in result.stdout
+
+
+def test_init_tiny_saves_a_model_loadable_by_path(tmp_path):
+    out = tmp_path / "tiny"
+    result = run("model", "init-tiny", str(out), "--config", str(REPO / "configs" / "model_init_tiny.yaml"),
+                 "--set", "model.pretrain_steps=0", "--set", "model.arch=gpt2")
+    assert result.returncode == 0, result.stderr
+    from transformers import AutoConfig, AutoTokenizer
+
+    assert AutoConfig.from_pretrained(out).model_type == "gpt2"
+    assert AutoTokenizer.from_pretrained(out).decode(AutoTokenizer.from_pretrained(out).encode("x = 1\n")) == "x = 1\n"
+    assert_one_line_error(run("model", "init-tiny", str(out), "--set", "model.num_layers=9"), "model.num_layers:")
