@@ -6,3 +6,9 @@ class UserError(Exception):
 
     The message is shown as is, on one line, without a traceback.
     """
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message in one line (its first), for a `UserError` that wraps a library's error."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

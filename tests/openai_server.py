@@ -1,9 +1,9 @@
 """A real OpenAI-compatible `/v1/completions` server, backed by any `Policy` (the tiny HF model in tests).
 
 It speaks the legacy completions API the way vLLM does (choices with text, finish_reason and
-logprobs.token_logprobs, plus usage). Hooks for tests, on `app.state`: `fail_next` (status codes to
-answer the next requests with), `delay_s`, `requests` (each request's Authorization header) and
-`max_in_flight`.
+logprobs.token_logprobs, plus usage). Hooks for tests, on `app.state`: `answer_next` (what to answer
+the next requests with instead: a status code, or a whole response), `delay_s`, `hold_until_in_flight`,
+`requests` (each request's Authorization header), `in_flight` and `max_in_flight`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from coder_rl.policy import Policy, SamplingParams
@@ -36,11 +37,17 @@ class CompletionRequest(BaseModel):
     logprobs: int | None = None
 
 
+HOLD_S = 10.0  # the longest a request waits for `hold_until_in_flight`
+
+
 def create_app(policy: Policy) -> FastAPI:
     app = FastAPI()
-    app.state.fail_next = []  # e.g. [503, 429]: the next two requests get these answers
+    app.state.answer_next = []  # e.g. [503, PlainTextResponse("busy")]: the next requests get these
     app.state.requests = []  # the Authorization header of every request
-    app.state.delay_s = 0.0  # seconds to wait before answering (timeout tests)
+    app.state.delay_s = 0.0  # seconds to wait before answering (timeout tests); lowering it ends a wait
+    # Requests wait (up to HOLD_S) until this many have been in flight at once, so that a concurrency
+    # test sees its requests overlap however slowly the client sends them; 0: no waiting.
+    app.state.hold_until_in_flight = 0
     app.state.in_flight = app.state.max_in_flight = 0
     one_at_a_time = threading.Lock()  # the policy seeds torch's global generator: not thread-safe
 
@@ -77,14 +84,22 @@ def create_app(policy: Policy) -> FastAPI:
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request):
+        app.state.in_flight += 1  # before the request is logged: see wait_until_idle
         app.state.requests.append(request.headers.get("authorization"))
-        if app.state.fail_next:
-            status = app.state.fail_next.pop(0)
-            return JSONResponse({"error": {"message": f"injected {status}"}}, status_code=status)
-        app.state.in_flight += 1
-        app.state.max_in_flight = max(app.state.max_in_flight, app.state.in_flight)
         try:
-            await asyncio.sleep(app.state.delay_s)
+            if app.state.answer_next:
+                answer = app.state.answer_next.pop(0)
+                if isinstance(answer, Response):
+                    return answer
+                return JSONResponse({"error": {"message": f"injected {answer}"}}, status_code=answer)
+            app.state.max_in_flight = max(app.state.max_in_flight, app.state.in_flight)
+            start = time.monotonic()
+            while time.monotonic() - start < app.state.delay_s:  # polled: lowering delay_s ends the wait
+                await asyncio.sleep(0.005)
+            while (
+                app.state.max_in_flight < app.state.hold_until_in_flight and time.monotonic() - start < HOLD_S
+            ):
+                await asyncio.sleep(0.005)
             return await run_in_threadpool(generate, body)
         finally:
             app.state.in_flight -= 1
@@ -111,3 +126,16 @@ def serve(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def wait_until_idle(state: Any, requests: int = 0, timeout_s: float = 10.0) -> None:
+    """Block until the server has taken `requests` requests in all and answered every one it took.
+
+    `state` is `app.state`. Call it after a client gave up on a request, so that the request does not
+    run on into the next test.
+    """
+    deadline = time.monotonic() + timeout_s
+    while len(state.requests) < requests or state.in_flight:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the test server still has {state.in_flight} requests in flight")
+        time.sleep(0.005)

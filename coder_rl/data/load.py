@@ -27,7 +27,7 @@ from coder_rl.data.adapters import (
     taco_row,
 )
 from coder_rl.data.problem import Problem
-from coder_rl.errors import UserError
+from coder_rl.errors import UserError, first_line
 
 SAMPLE_PATH = Path(__file__).parent / "sample" / "problems.jsonl"
 
@@ -259,9 +259,8 @@ def _hub_rows(hub_id: str, subset: str | None, split: str, limit: int | None) ->
         rows = iter(data)
         first = next(rows, None)
     except Exception as exc:  # the hub's errors are many and long; one line is what the user needs
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise UserError(
-            f"cannot load {hub_id!r} split {split!r} from the hub ({reason[:200]}); download it and pass --path"
+            f"cannot load {hub_id!r} split {split!r} from the hub ({first_line(exc)[:200]}); download it and pass --path"
         ) from None
     if first is None:
         return

@@ -9,20 +9,42 @@ import copy
 from collections.abc import Sequence
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    PreTrainedTokenizerBase,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
-from coder_rl.errors import UserError
+from coder_rl.errors import UserError, first_line
 from coder_rl.policy.base import Completion, PolicyConfig, SamplingParams, truncate_at_stop
+
+LOGITS_BYTES = 512 * 2**20  # float32 logits held at once when scoring logprobs (rows x tokens x vocab x 4)
 
 
 class HFPolicy:
     def __init__(self, cfg: PolicyConfig) -> None:
         self.cfg = cfg
-        auto = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(auto if cfg.device == "auto" else cfg.device)
-        self.tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+        self.device = _device(cfg.device)
+        dtype = _dtype(cfg.dtype)
+        try:
+            self.model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
+        except Exception as exc:  # no weights, a bad config.json, out of memory, ...: one line for the user
+            raise UserError(f"hf backend: cannot load the model in {cfg.model!r}: {first_line(exc)}") from exc
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+        except Exception as exc:
+            raise UserError(
+                f"hf backend: cannot load the tokenizer of {cfg.model!r}: {first_line(exc)}"
+            ) from exc
+        if len(self.tokenizer) <= len(self.tokenizer.all_special_tokens):
+            # transformers builds an empty tokenizer from config.json alone when the tokenizer files are missing
+            raise UserError(
+                f"hf backend: {cfg.model!r} has no tokenizer (a vocabulary of special tokens only)"
+            )
         self.tokenizer.padding_side = "left"  # so every prompt's last token sits right before the new ones
-        self.model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=_dtype(cfg.dtype))
         self.model.to(self.device).eval()
 
         # SamplingParams alone decide how to sample, as with vLLM and OpenAI servers: keep only the
@@ -48,6 +70,8 @@ class HFPolicy:
         ]
 
     def close(self) -> None:
+        if not hasattr(self, "model"):  # closed already
+            return
         del self.model
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
@@ -55,6 +79,7 @@ class HFPolicy:
     @torch.inference_mode()
     def _generate_batch(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
+        prompt_len = batch["input_ids"].shape[1]
         if params.temperature > 0:
             # top_k=0 turns off transformers' default top-k of 50: OpenAI and vLLM have no top-k here
             sampling = {
@@ -67,28 +92,61 @@ class HFPolicy:
         else:  # greedy: one sequence per prompt, copied n times (transformers refuses n > 1 greedy)
             sampling = {"do_sample": False}
             samples = 1
-        out = self.model.generate(
+        stop = [s for s in params.stop if s]
+        sequences = self.model.generate(
             **batch,
             **sampling,
             max_new_tokens=params.max_tokens,
-            num_return_sequences=samples,
-            stop_strings=params.stop or None,  # ends each sequence as soon as it completes a stop string
-            tokenizer=self.tokenizer,
-            return_dict_in_generate=True,
-            output_logits=params.logprobs,
+            num_return_sequences=samples,  # rows: prompt 0's samples, then prompt 1's, ...
+            stopping_criteria=StoppingCriteriaList([StopOnStrings(self.tokenizer, stop, prompt_len)])
+            if stop
+            else None,
         )
-        new_tokens = out.sequences[:, batch["input_ids"].shape[1] :]
-        logprobs = _token_logprobs(out.logits, new_tokens).tolist() if params.logprobs else None
+        new_tokens = sequences[:, prompt_len:]
+        prompt_mask = batch["attention_mask"].repeat_interleave(samples, dim=0)
+        logprobs = self._token_logprobs(sequences, prompt_mask) if params.logprobs else None
         prompt_tokens = batch["attention_mask"].sum(dim=1).tolist()
 
         results: list[list[Completion]] = [[] for _ in prompts]
-        for row, ids in enumerate(new_tokens.tolist()):  # rows: prompt 0's samples, then prompt 1's, ...
+        for row, ids in enumerate(new_tokens.tolist()):
             completion = self._completion(ids, params)
             completion.prompt_tokens = prompt_tokens[row // samples]
             if logprobs is not None:
                 completion.token_logprobs = logprobs[row][: completion.num_tokens]
             results[row // samples].extend(copy.deepcopy(completion) for _ in range(params.n // samples))
         return results
+
+    def _token_logprobs(self, sequences: torch.Tensor, prompt_mask: torch.Tensor) -> list[list[float]]:
+        """Logprob of each generated token under the model's raw distribution (before temperature and top_p).
+
+        That is what vLLM (its default `raw_logprobs`) and OpenAI servers return, so all backends agree.
+        Scored by a forward pass over the finished sequences, a few rows at a time: generate's
+        `output_logits` would keep rows x steps x vocab floats (20 GB for 32 rows of 1024 tokens and a
+        152k vocabulary).
+        """
+        prompt_len = prompt_mask.shape[1]
+        steps = sequences.shape[1] - prompt_len
+        # The last token predicts nothing we score, so it is left out. Tokens after a row's end (padding)
+        # only come after the tokens scored, which causal attention keeps from seeing them: the
+        # completion part of the mask can be all ones.
+        inputs = sequences[:, :-1]
+        mask = torch.cat([prompt_mask, torch.ones_like(sequences[:, prompt_len:-1])], dim=1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: every prompt starts at position 0
+        targets = sequences[:, prompt_len:, None]
+        vocab = self.model.config.get_text_config().vocab_size
+        chunk = max(1, LOGITS_BYTES // (steps * vocab * 4))
+        scored = []
+        for start in range(0, len(sequences), chunk):
+            rows = slice(start, start + chunk)
+            logits = self.model(
+                input_ids=inputs[rows],
+                attention_mask=mask[rows],
+                position_ids=positions[rows],
+                logits_to_keep=steps,  # the last `steps` positions predict the generated tokens
+                use_cache=False,
+            ).logits
+            scored.append(torch.log_softmax(logits.float(), dim=-1).gather(-1, targets[rows]).squeeze(-1))
+        return torch.cat(scored).tolist()
 
     def _completion(self, ids: list[int], params: SamplingParams) -> Completion:
         """Text, token count and finish reason of one generated row, padding and stop strings removed."""
@@ -125,23 +183,58 @@ class HFPolicy:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
 
-def _token_logprobs(logits: tuple[torch.Tensor, ...], tokens: torch.Tensor) -> torch.Tensor:
-    """Logprob of each generated token under the model's raw distribution (before temperature and top_p).
+class StopOnStrings(StoppingCriteria):
+    """Ends a row as soon as its generated text contains one of `stop`; the prompt is not looked at.
 
-    That is what vLLM (its default `raw_logprobs`) and OpenAI servers return, so all backends agree.
+    transformers' own `stop_strings` matches the prompt and the completion together, so a stop string
+    that straddles the prompt's end stops generation at once; vLLM and OpenAI servers match the output.
     """
-    steps = [
-        torch.log_softmax(step.float(), dim=-1).gather(1, tokens[:, t : t + 1])
-        for t, step in enumerate(logits)
-    ]
-    return torch.cat(steps, dim=1)
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, stop: list[str], prompt_len: int) -> None:
+        self.tokenizer = tokenizer
+        self.stop = stop
+        self.prompt_len = prompt_len
+        # Checked after every token, so a match ends in the last token. A byte-level token holds at least
+        # one byte and a character at most four: the last 4 x len tokens hold any match; +2 for decoders
+        # that treat a text's first token specially (SentencePiece drops its leading space).
+        self.window = 4 * max(len(s) for s in stop) + 2
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor | None, **kwargs
+    ) -> torch.BoolTensor:
+        tails = input_ids[:, self.prompt_len :][:, -self.window :].tolist()
+        # One decode per row: batch_decode's thread pool competes with torch's for the cores.
+        done = [
+            truncate_at_stop(self.tokenizer.decode(tail, skip_special_tokens=True), self.stop)[1]
+            for tail in tails
+        ]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def _device(name: str) -> torch.device:
+    """'auto' is the GPU when there is one, else the CPU; any other name must be a device this machine has."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"hf backend: unknown device {name!r} (use auto, cpu, cuda, cuda:1, ...)") from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UserError(
+            f"hf backend: device {name!r} is not available: {torch.cuda.device_count()} CUDA devices visible"
+        )
+    try:
+        torch.empty(0, device=device)  # fail now, rather than after loading the model
+    except Exception as exc:  # mps on a machine without it, ...
+        raise UserError(f"hf backend: device {name!r} is not available: {first_line(exc)}") from exc
+    return device
 
 
 def _dtype(name: str) -> str | torch.dtype:
-    """'auto' keeps the checkpoint's dtype; otherwise a torch dtype name such as 'bfloat16'."""
+    """'auto' keeps the checkpoint's dtype; otherwise a floating-point torch dtype name such as 'bfloat16'."""
     if name == "auto":
         return name
     dtype = getattr(torch, name, None)
-    if not isinstance(dtype, torch.dtype):
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise UserError(f"hf backend: unknown dtype {name!r} (use auto, float32, bfloat16 or float16)")
     return dtype

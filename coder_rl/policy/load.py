@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coder_rl.errors import UserError
+from coder_rl.errors import UserError, first_line
 from coder_rl.policy.base import Policy, PolicyConfig
 
 
@@ -45,12 +45,7 @@ def _check_model_exists(cfg: PolicyConfig) -> None:
     except HFValidationError:
         reason = "no such directory"
     except Exception as exc:  # not on the hub, gated, or no network: all the user can act on
-        reason = f"no such directory, and not found on the Hugging Face hub: {_first_line(exc)}"
+        reason = f"no such directory, and not found on the Hugging Face hub: {first_line(exc)}"
     else:
         return
     raise UserError(f"{cfg.backend} backend: cannot load model {name!r}: {reason}")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

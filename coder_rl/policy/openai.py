@@ -13,7 +13,6 @@ import random
 import re
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from itertools import pairwise
 from typing import Any, TypeVar
 
 import httpx
@@ -69,13 +68,15 @@ class OpenAIPolicy:
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
+            # Always: the sampled tokens' logprobs are how each choice's token count is known exactly
+            # (`usage` has only the total over the n choices). 1 asks for the top-1 alternative per
+            # token; every server sends the sampled token's logprob along with it.
+            "logprobs": 1,
         }
         if params.stop:
             body["stop"] = params.stop
         if params.seed is not None:
             body["seed"] = params.seed
-        if params.logprobs:
-            body["logprobs"] = 1  # top-1 alternatives; every server returns the sampled tokens' logprobs then
         async with slots:
             response = await self._post(client, body)
         return _parse(response, params)
@@ -99,54 +100,57 @@ class OpenAIPolicy:
             if response.is_error:  # a bad request will not get better by retrying
                 detail = " ".join(response.text.split())[:300]
                 raise UserError(f"openai backend: {url} answered HTTP {response.status_code}: {detail}")
-            return response.json()
+            return _reply(url, response, body["n"])
         raise UserError(f"openai backend: cannot reach {self.base_url} ({problem}) after {retries} retries")
 
 
-def _parse(response: dict[str, Any], params: SamplingParams) -> list[Completion]:
-    """The completions of one response, in `index` order."""
-    choices = sorted(response["choices"], key=lambda choice: choice.get("index", 0))
-    usage = response.get("usage") or {}
-    estimates = _token_counts(choices, usage.get("completion_tokens") or 0, params.max_tokens)
+def _reply(url: str, response: httpx.Response, n: int) -> dict[str, Any]:
+    """The JSON of a successful answer, checked to hold the n choices asked for, each countable."""
+    answered = f"openai backend: {url} answered {response.status_code}"
+    try:
+        reply = response.json()
+    except ValueError:
+        raise UserError(f"{answered} with non-JSON: {response.text[:100]!r}") from None
+    choices = reply.get("choices") if isinstance(reply, dict) else None
+    if not isinstance(choices, list):
+        raise UserError(f"{answered} without choices: {response.text[:100]!r}")
+    if len(choices) != n:
+        raise UserError(f"{answered} with {len(choices)} choices for n={n}")
+    if n > 1 and any(_token_logprobs(choice) is None for choice in choices):
+        # `usage` has only the total over the n choices: each one's count must come from its logprobs
+        raise UserError(
+            f"{answered} without logprobs: the token count of each of the n choices is unknown; "
+            "use n=1 or a server that returns logprobs (vLLM, SGLang)"
+        )
+    return reply
+
+
+def _parse(reply: dict[str, Any], params: SamplingParams) -> list[Completion]:
+    """The completions of one reply, in `index` order."""
+    choices = sorted(reply["choices"], key=lambda choice: choice.get("index", 0))
+    usage = reply.get("usage") or {}
     completions = []
-    for choice, estimate in zip(choices, estimates, strict=True):
+    for choice in choices:
         # cut again, in case a server left a stop string in
         text, stopped = truncate_at_stop(choice["text"], params.stop)
-        logprobs = (choice.get("logprobs") or {}).get("token_logprobs") if params.logprobs else None
-        token_logprobs = None if logprobs is None else [float(lp) for lp in logprobs if lp is not None]
+        logprobs = _token_logprobs(choice)
         completions.append(
             Completion(
                 text=text,
-                num_tokens=estimate if token_logprobs is None else len(token_logprobs),
+                # no logprobs (a server that ignores them, e.g. TGI) only with n=1: usage counts that choice
+                num_tokens=usage.get("completion_tokens", 0) if logprobs is None else len(logprobs),
                 finish_reason="length" if choice.get("finish_reason") == "length" and not stopped else "stop",
                 prompt_tokens=usage.get("prompt_tokens", 0),
-                token_logprobs=token_logprobs,
+                token_logprobs=logprobs if params.logprobs else None,
             )
         )
     return completions
 
 
-def _token_counts(choices: list[dict[str, Any]], total: int, max_tokens: int) -> list[int]:
-    """Per-choice token counts, when only `usage.completion_tokens` (the total over n choices) is known.
-
-    Exact for n=1 and for choices cut at max_tokens; the other choices share the rest in proportion to
-    their text's length, an estimate. (With logprobs asked, counts come exactly from the logprobs.)
-    """
-    cut = [choice.get("finish_reason") == "length" for choice in choices]
-    rest = max(total - max_tokens * sum(cut), 0)
-    shares = iter(
-        _split(rest, [len(c["text"]) + 1 for c, is_cut in zip(choices, cut, strict=True) if not is_cut])
-    )
-    return [max_tokens if is_cut else min(next(shares), max_tokens) for is_cut in cut]
-
-
-def _split(total: int, weights: list[int]) -> list[int]:
-    """`total` split in proportion to `weights`, in integers that add up to `total`."""
-    cuts, running = [0], 0
-    for weight in weights:
-        running += weight
-        cuts.append(round(total * running / sum(weights)))
-    return [b - a for a, b in pairwise(cuts)]
+def _token_logprobs(choice: dict[str, Any]) -> list[float] | None:
+    """The sampled tokens' logprobs of a legacy-completions choice, None when the server gave none."""
+    logprobs = (choice.get("logprobs") or {}).get("token_logprobs")
+    return None if logprobs is None else [float(lp) for lp in logprobs]
 
 
 def _describe(exc: httpx.TransportError, timeout_s: float) -> str:

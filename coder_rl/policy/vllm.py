@@ -63,6 +63,8 @@ class VLLMPolicy:
         ]
 
     def close(self) -> None:
+        if not hasattr(self, "llm"):  # closed already
+            return
         from vllm.distributed import cleanup_dist_env_and_memory
 
         del self.llm
