@@ -1,6 +1,6 @@
 """Foundation benchmarks: CLI start-up and batched generation, each against a naive baseline in the same run.
 
-    python scripts/bench_foundation.py [--model runs/tiny-model] [--prompts 16] [--n 4] [--max-tokens 64]
+    python scripts/bench_foundation.py [--model runs/tiny-model] [--prompts 16] [--n 4] [--max-tokens 128]
 
 Prints a Markdown table (the figures in the README come from it).
 """
@@ -37,11 +37,11 @@ def bench_cli() -> list[tuple[str, str, str]]:
 def bench_generation(model: str, num_prompts: int, n: int, max_tokens: int) -> list[tuple[str, str, str]]:
     from coder_rl.data import DataConfig, load_problems
     from coder_rl.policy import PolicyConfig, SamplingParams, load_policy
-    from coder_rl.prompts import code_prompt
+    from coder_rl.prompts import CODE_FENCE_STOP, code_prompt
 
     problems = load_problems(DataConfig(dataset="sample", limit=num_prompts)).problems
     prompts = [code_prompt(p) for p in problems]
-    params = SamplingParams(n=n, max_tokens=max_tokens, temperature=1.0, seed=0)
+    params = SamplingParams(n=n, max_tokens=max_tokens, temperature=1.0, seed=0, stop=[CODE_FENCE_STOP])
 
     def run(batch_size: int, one_sample_per_call: bool) -> tuple[float, int]:
         policy = load_policy(PolicyConfig(backend="hf", model=model, device="cpu", batch_size=batch_size))
@@ -55,7 +55,7 @@ def bench_generation(model: str, num_prompts: int, n: int, max_tokens: int) -> l
         seconds = time.perf_counter() - start
         return seconds, sum(c.num_tokens for samples in results for c in samples)
 
-    label = f"{num_prompts} prompts x {n} samples, {max_tokens} max tokens"
+    label = f"{num_prompts} prompts x {n} samples, {max_tokens} max tokens, stop at the closing fence"
     rows = []
     base_s, base_tok = run(batch_size=1, one_sample_per_call=True)
     ours_s, ours_tok = run(batch_size=num_prompts, one_sample_per_call=False)
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--model", help="model path (default: build a tiny model in a temp dir)")
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--n", type=int, default=4)
-    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--max-tokens", type=int, default=128)
     args = parser.parse_args()
 
     rows = bench_cli()
