@@ -69,7 +69,11 @@ def run_generate(cfg: GenerateConfig, show_progress: bool = True) -> GenerateSum
         return GenerateSummary(0, resumed, 0, 0, 0.0, report.summary())
     policy = load_policy(cfg.policy)
     progress = Progress(
-        TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[rate]}"),
+        TextColumn("generate"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rate]}"),
         disable=not show_progress,
     )
     start = time.perf_counter()
@@ -85,7 +89,12 @@ def run_generate(cfg: GenerateConfig, show_progress: bool = True) -> GenerateSum
                         "problem_id": problem.id,
                         "prompt_tokens": samples[0].prompt_tokens if samples else 0,
                         "completions": [
-                            {"text": c.text, "num_tokens": c.num_tokens, "finish_reason": c.finish_reason, "logprob": c.logprob}
+                            {
+                                "text": c.text,
+                                "num_tokens": c.num_tokens,
+                                "finish_reason": c.finish_reason,
+                                "logprob": c.logprob,
+                            }
                             for c in samples
                         ],
                     }
@@ -97,35 +106,59 @@ def run_generate(cfg: GenerateConfig, show_progress: bool = True) -> GenerateSum
                 progress.update(task, advance=len(chunk), rate=f"{tokens / max(elapsed, 1e-9):.0f} tok/s")
     finally:
         policy.close()
-    return GenerateSummary(len(todo), resumed, completions, tokens, time.perf_counter() - start, report.summary())
+    return GenerateSummary(
+        len(todo), resumed, completions, tokens, time.perf_counter() - start, report.summary()
+    )
 
 
 def _prepare_output(out: Path, cfg: GenerateConfig) -> set[str]:
     """Check or write the settings sidecar; return the problem ids the output already holds."""
     # What decides the samples; throughput knobs (batch sizes, concurrency, timeouts) may change on resume.
-    settings = {"policy": cfg.policy.model_dump(include={"backend", "model", "dtype"}), "sampling": cfg.sampling.model_dump()}
+    settings = {
+        "policy": cfg.policy.model_dump(include={"backend", "model", "dtype"}),
+        "sampling": cfg.sampling.model_dump(),
+    }
     sidecar = out.with_name(out.name + ".settings.json")
     if out.is_dir():
         raise UserError(f"output {out} is a directory; give a file path such as {out}/completions.jsonl")
     if out.exists() and sidecar.exists():
-        if json.loads(sidecar.read_text()) != settings:
-            raise UserError(f"{out} was written with other policy or sampling settings ({sidecar}); use another --out or remove it")
+        try:
+            written_with = json.loads(sidecar.read_text())
+        except (ValueError, UnicodeDecodeError):
+            raise UserError(
+                f"{sidecar} is damaged (not JSON); remove it to resume, or use another --out"
+            ) from None
+        if written_with != settings:
+            raise UserError(
+                f"{out} was written with other policy or sampling settings ({sidecar}); use another --out or remove it"
+            )
     elif out.exists() and out.stat().st_size:
-        raise UserError(f"{out} exists but was not written by `coder-rl model generate` (no {sidecar.name}); use another --out")
+        raise UserError(
+            f"{out} exists but was not written by `coder-rl model generate` (no {sidecar.name}); use another --out"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     sidecar.write_text(json.dumps(settings, indent=1))
     return finished_ids(out)
 
 
 def finished_ids(path: Path) -> set[str]:
-    """Problem ids already in an output file; a torn last line (a killed run) is cut off first."""
+    """Problem ids already in an output file. A torn last line (a killed run) is truncated away in place,
+    so nothing finished is rewritten, whatever the file's size."""
     if not path.exists():
         return set()
-    data = path.read_bytes()
-    complete = data[: data.rfind(b"\n") + 1]
-    if len(complete) != len(data):
-        path.write_bytes(complete)
-    try:
-        return {json.loads(line)["problem_id"] for line in complete.decode("utf-8").splitlines() if line.strip()}
-    except (ValueError, KeyError, TypeError):
-        raise UserError(f"{path} is not a completions file written by coder-rl (a line is not a completion record)") from None
+    ids, complete = set(), 0
+    with path.open("rb+") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break
+            complete += len(line)
+            if not line.strip():
+                continue
+            try:
+                ids.add(json.loads(line)["problem_id"])
+            except (ValueError, KeyError, TypeError):
+                raise UserError(
+                    f"{path} is not a completions file written by coder-rl (a line is not a completion record)"
+                ) from None
+        f.truncate(complete)
+    return ids

@@ -69,10 +69,14 @@ def case_from_dict(data: dict[str, Any]) -> TestCase:
     if missing or extra:
         raise ValueError(f"{kind} case: missing fields {missing}, unknown fields {extra}")
     case = cls(**fields)
-    if isinstance(case, StdioCase) and not (isinstance(case.stdin, str) and isinstance(case.expected_stdout, str)):
+    if isinstance(case, StdioCase) and not (
+        isinstance(case.stdin, str) and isinstance(case.expected_stdout, str)
+    ):
         raise ValueError("stdin case: stdin and expected_stdout must be strings")
-    if isinstance(case, CallCase) and not (isinstance(case.fn_name, str) and isinstance(case.args, list)):
-        raise ValueError("call case: fn_name must be a string and args a list")
+    if isinstance(case, CallCase) and not (
+        isinstance(case.fn_name, str) and case.fn_name.isidentifier() and isinstance(case.args, list)
+    ):
+        raise ValueError("call case: fn_name must be an identifier and args a list")
     if isinstance(case, AssertCase) and not isinstance(case.source, str):
         raise ValueError("assert case: source must be a string")
     return case

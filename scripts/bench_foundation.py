@@ -30,7 +30,11 @@ def bench_cli() -> list[tuple[str, str, str]]:
     eager = median_seconds([sys.executable, "-c", "import torch, transformers, datasets, trl"])
     return [
         ("`coder-rl --help` (median of 7)", f"{ours * 1000:.0f} ms", ""),
-        ("baseline: a CLI importing torch/transformers/datasets/trl at start-up", f"{eager * 1000:.0f} ms", f"{eager / ours:.0f}x slower"),
+        (
+            "baseline: a CLI importing torch/transformers/datasets/trl at start-up",
+            f"{eager * 1000:.0f} ms",
+            f"{eager / ours:.0f}x slower",
+        ),
     ]
 
 
@@ -51,7 +55,7 @@ def bench_generation(model: str, num_prompts: int, n: int, max_tokens: int) -> l
             single = params.model_copy(update={"n": 1})
             results = [policy.generate([p], single)[0] for p in prompts for _ in range(n)]
         else:
-            results = [samples for samples in policy.generate(prompts, params)]
+            results = policy.generate(prompts, params)
         seconds = time.perf_counter() - start
         return seconds, sum(c.num_tokens for samples in results for c in samples)
 
@@ -60,7 +64,9 @@ def bench_generation(model: str, num_prompts: int, n: int, max_tokens: int) -> l
     base_s, base_tok = run(batch_size=1, one_sample_per_call=True)
     ours_s, ours_tok = run(batch_size=num_prompts, one_sample_per_call=False)
     rows.append((f"hf backend, batched ({label})", f"{ours_tok / ours_s:.0f} tokens/s", f"{ours_s:.1f} s"))
-    rows.append(("baseline: one generate() call per sample", f"{base_tok / base_s:.0f} tokens/s", f"{base_s:.1f} s"))
+    rows.append(
+        ("baseline: one generate() call per sample", f"{base_tok / base_s:.0f} tokens/s", f"{base_s:.1f} s")
+    )
     rows.append(("speed-up", f"{(ours_tok / ours_s) / (base_tok / base_s):.1f}x", ""))
     return rows
 

@@ -13,7 +13,9 @@ from coder_rl.generate import GenerateConfig
 def test_yaml_then_sets_then_flags(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("data:\n  dataset: TACO\n  limit: 3\n")
-    cfg = load_config(DataCommandConfig, path, ["data.limit=5", "data.difficulty=EASY,MEDIUM"], {"data.split": "test"})
+    cfg = load_config(
+        DataCommandConfig, path, ["data.limit=5", "data.difficulty=EASY,MEDIUM"], {"data.split": "test"}
+    )
     assert (cfg.data.dataset, cfg.data.limit, cfg.data.split) == ("taco", 5, "test")
     assert cfg.data.difficulty == ["EASY", "MEDIUM"]
 
@@ -24,8 +26,12 @@ def test_absent_flags_change_nothing(tmp_path):
 
 
 def test_set_values_are_yaml_typed():
-    cfg = load_config(GenerateConfig, None, ["sampling.stop=['###', '```']", "sampling.temperature=0", "sampling.seed=null"])
-    assert cfg.sampling.stop == ["###", "```"] and cfg.sampling.temperature == 0.0 and cfg.sampling.seed is None
+    cfg = load_config(
+        GenerateConfig, None, ["sampling.stop=['###', '```']", "sampling.temperature=0", "sampling.seed=null"]
+    )
+    assert (
+        cfg.sampling.stop == ["###", "```"] and cfg.sampling.temperature == 0.0 and cfg.sampling.seed is None
+    )
 
 
 def test_strings_yaml_would_retype_stay_strings():

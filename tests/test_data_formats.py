@@ -35,7 +35,10 @@ CODE_CONTESTS_ROW = {
     "public_tests": {"input": ["2\n"], "output": ["4\n"]},
     "private_tests": {"input": ["5\n"], "output": ["10\n"]},
     "generated_tests": {"input": [], "output": []},
-    "solutions": {"language": [1, 3, 2], "solution": ["print input()*2", "print(int(input())*2)", "int main(){}"]},
+    "solutions": {
+        "language": [1, 3, 2],
+        "solution": ["print input()*2", "print(int(input())*2)", "int main(){}"],
+    },
     "difficulty": 7,
     "cf_rating": 800,
 }
@@ -47,25 +50,32 @@ def _write(tmp_path, name, rows):
     return str(path)
 
 
-def _passes(problem):
-    """Our own rows are trusted: run the reference with each assert in-process."""
+def run_asserts(problem):
+    """Our own rows are trusted: run the reference with each assert in-process (an AssertionError fails the test)."""
     for case in problem.tests:
         exec(problem.solutions[0] + "\n" + case.source, {})  # noqa: S102
-    return True
 
 
 def test_humaneval(tmp_path):
-    (problem,) = load_problems(DataConfig(dataset="humaneval", path=_write(tmp_path, "he.jsonl", [HUMANEVAL_ROW]))).problems
-    assert problem.id == "humaneval/train/HumanEval/x" and problem.kind == "assert" and problem.metadata["entry_point"] == "add"
+    (problem,) = load_problems(
+        DataConfig(dataset="humaneval", path=_write(tmp_path, "he.jsonl", [HUMANEVAL_ROW]))
+    ).problems
+    assert (
+        problem.id == "humaneval/train/HumanEval/x"
+        and problem.kind == "assert"
+        and problem.metadata["entry_point"] == "add"
+    )
     assert problem.tests[0].source.rstrip().endswith("check(add)")
-    assert _passes(problem)
+    run_asserts(problem)
 
 
 def test_mbpp(tmp_path):
-    (problem,) = load_problems(DataConfig(dataset="mbpp", path=_write(tmp_path, "mbpp.jsonl", [MBPP_ROW]))).problems
+    (problem,) = load_problems(
+        DataConfig(dataset="mbpp", path=_write(tmp_path, "mbpp.jsonl", [MBPP_ROW]))
+    ).problems
     assert len(problem.tests) == 2 and problem.metadata["entry_point"] == "similar_elements"
     assert MBPP_ROW["test_list"][0] in problem.question
-    assert _passes(problem)
+    run_asserts(problem)
 
 
 def test_code_contests_keeps_python3_solutions_and_all_tests(tmp_path):
@@ -73,14 +83,23 @@ def test_code_contests_keeps_python3_solutions_and_all_tests(tmp_path):
     (problem,) = load_problems(DataConfig(dataset="code_contests", path=path)).problems
     assert problem.tests == [StdioCase("2\n", "4\n"), StdioCase("5\n", "10\n")]
     assert problem.solutions == ["print(int(input())*2)"]
+    bad = {**CODE_CONTESTS_ROW, "solutions": {"language": [3], "solution": [5]}}
+    report = load_problems(DataConfig(dataset="code_contests", path=_write(tmp_path, "bad.jsonl", [bad])))
+    assert dict(report.skipped) == {"bad_solutions": 1}
 
 
 def test_problem_jsonl_round_trip(tmp_path):
     problem = Problem(
-        id="p1", question="q", tests=[StdioCase("1\n", "2\n"), CallCase("f", [1, [2]], [3]), AssertCase("assert f(1) == 3")],
-        solutions=["def f(a, b=0): return 3"], difficulty="EASY", metadata={"k": 1},
+        id="p1",
+        question="q",
+        tests=[StdioCase("1\n", "2\n"), CallCase("f", [1, [2]], [3]), AssertCase("assert f(1) == 3")],
+        solutions=["def f(a, b=0): return 3"],
+        difficulty="EASY",
+        metadata={"k": 1},
     )
-    (loaded,) = load_problems(DataConfig(dataset="jsonl", path=_write(tmp_path, "p.jsonl", [problem.to_dict()]))).problems
+    (loaded,) = load_problems(
+        DataConfig(dataset="jsonl", path=_write(tmp_path, "p.jsonl", [problem.to_dict()]))
+    ).problems
     assert loaded == problem and loaded.kind == "mixed"
 
 
@@ -94,12 +113,29 @@ json_values = st.recursive(
 @given(
     tests=st.one_of(
         st.lists(st.builds(StdioCase, st.text(max_size=20), st.text(max_size=20)), min_size=1, max_size=4),
-        st.lists(st.builds(CallCase, st.just("solve"), st.lists(json_values, max_size=3), json_values), min_size=1, max_size=4),
+        st.lists(
+            st.builds(CallCase, st.just("solve"), st.lists(json_values, max_size=3), json_values),
+            min_size=1,
+            max_size=4,
+        ),
     ),
     solutions=st.lists(st.text(max_size=30), max_size=3),
     question=st.text(min_size=1, max_size=40).filter(str.strip),
 )
 def test_taco_row_round_trip(tests, solutions, question):
-    problem = Problem(id="p", question=question, tests=tests, solutions=solutions, starter_code="", difficulty="EASY", source="s")
+    problem = Problem(
+        id="p",
+        question=question,
+        tests=tests,
+        solutions=solutions,
+        starter_code="",
+        difficulty="EASY",
+        source="s",
+    )
     back = taco_row(json.loads(json.dumps(problem_to_taco_row(problem))), "taco/train", 3)
-    assert (back.id, back.question, back.tests, back.solutions) == ("taco/train/3", question, tests, solutions)
+    assert (back.id, back.question, back.tests, back.solutions) == (
+        "taco/train/3",
+        question,
+        tests,
+        solutions,
+    )

@@ -77,7 +77,10 @@ def test_parquet_arrow_and_save_to_disk_read_the_same(tmp_path, taco_rows):
 
 
 def test_apps_stdio_given_as_lists_of_lines(tmp_path):
-    row = {"question": "Sum two numbers.", "input_output": json.dumps({"inputs": [["1", "2"]], "outputs": [["3"]]})}
+    row = {
+        "question": "Sum two numbers.",
+        "input_output": json.dumps({"inputs": [["1", "2"]], "outputs": [["3"]]}),
+    }
     path = tmp_path / "apps.jsonl"
     path.write_text(json.dumps(row) + "\n")
     problem = load_problems(DataConfig(dataset="apps", path=str(path))).problems[0]

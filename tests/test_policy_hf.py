@@ -200,3 +200,18 @@ def test_close_twice(tiny_model_dir):
     policy = load_policy(PolicyConfig(model=str(tiny_model_dir), device="cpu"))
     policy.close()
     policy.close()
+
+
+def test_generation_stops_at_the_end_of_the_context(tmp_path):
+    from coder_rl.models import TinyModelConfig, build_tiny_model
+
+    model = build_tiny_model(tmp_path, TinyModelConfig(arch="gpt2", max_positions=128))
+    policy = load_policy(PolicyConfig(model=str(model), device="cpu"))
+    prompt = "x = 1\n" * 10
+    (completion,) = policy.generate([prompt], SamplingParams(max_tokens=500, temperature=0))[0]
+    assert completion.prompt_tokens + completion.num_tokens <= 128
+    assert completion.finish_reason == "length" or completion.num_tokens < 128 - completion.prompt_tokens
+    with pytest.raises(UserError, match="leaves no room in the model's context of 128"):
+        policy.generate(["x = 1\n" * 200], SamplingParams(max_tokens=5))
+    with pytest.raises(UserError, match="an empty prompt"):
+        policy.generate([""], SamplingParams(max_tokens=5))

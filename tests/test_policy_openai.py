@@ -182,6 +182,21 @@ CHOICE = {"index": 0, "text": "x", "finish_reason": "stop", "logprobs": {"token_
         (JSONResponse({"object": "error", "message": "no such model"}), 1, "without choices: '{"),
         (JSONResponse({"choices": [CHOICE]}), 2, "with 1 choices for n=2"),
         (JSONResponse({"choices": [{**CHOICE, "logprobs": None}] * 2}), 2, "without logprobs"),
+        (JSONResponse({"choices": [{"index": 0, "finish_reason": "stop"}]}), 1, "a choice that has no text"),
+        (JSONResponse({"choices": [{**CHOICE, "text": None}]}), 1, "a choice that has no text"),
+        (JSONResponse({"choices": ["x"]}), 1, "a choice that has no text"),
+        (JSONResponse({"choices": [CHOICE], "usage": [1]}), 1, "a malformed usage"),
+        (
+            JSONResponse({"choices": [{**CHOICE, "logprobs": {"token_logprobs": [None]}}]}),
+            1,
+            "malformed logprobs",
+        ),
+        (
+            JSONResponse({"choices": [{**CHOICE, "logprobs": {"token_logprobs": "-1"}}]}),
+            1,
+            "malformed logprobs",
+        ),
+        (JSONResponse({"choices": [{**CHOICE, "logprobs": 3}]}), 1, "malformed logprobs"),
     ],
 )
 def test_a_malformed_answer_is_a_one_line_user_error(server, reply, n, problem):

@@ -31,7 +31,13 @@ def test_reference_passes_its_tests(problem):
     if problem.kind == "stdin":
         for case in problem.tests:
             assert isinstance(case, StdioCase)
-            out = subprocess.run([sys.executable, "-c", problem.solutions[0]], input=case.stdin, capture_output=True, text=True, timeout=20)
+            out = subprocess.run(
+                [sys.executable, "-c", problem.solutions[0]],
+                input=case.stdin,
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
             assert out.returncode == 0, out.stderr
             assert out.stdout.split() == case.expected_stdout.split()
     else:
@@ -43,7 +49,9 @@ def test_reference_passes_its_tests(problem):
             + "print(json.dumps([fn(*args) for _, args in cases]))\n"
         )
         payload = json.dumps([(c.fn_name, c.args) for c in calls])
-        out = subprocess.run([sys.executable, "-c", script], input=payload, capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            [sys.executable, "-c", script], input=payload, capture_output=True, text=True, timeout=20
+        )
         assert out.returncode == 0, out.stderr
         # TACO wraps each expected return value in a one-element list; the sample follows it.
         assert [[r] for r in json.loads(out.stdout)] == [c.expected for c in calls]

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from coder_rl.models import TinyModelConfig, build_tiny_model, load_corpus
-from coder_rl.models.tiny import EOS
+from coder_rl.models import TinyModelConfig, build_tiny_model
+from coder_rl.models.tiny import EOS, load_corpus
 
 CODE = [
     "def add(a, b):\n    return a + b\n",

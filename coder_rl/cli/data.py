@@ -70,7 +70,9 @@ class Format(str, Enum):
 @app.command()
 def convert(
     out: Annotated[Path, typer.Argument(help="Output JSONL file.")],
-    to: Annotated[Format, typer.Option(help="problems: coder-rl's JSONL (any test kind); taco: TACO's field format.")] = Format.problems,
+    to: Annotated[
+        Format, typer.Option(help="problems: coder-rl's JSONL (any test kind); taco: TACO's field format.")
+    ] = Format.problems,
     config: ConfigFile = None,
     sets: Sets = None,
     dataset: Dataset = None,
@@ -79,7 +81,10 @@ def convert(
     limit: Limit = None,
     difficulty: Difficulty = None,
 ) -> None:
-    """Read problems through their adapter and write them as JSONL, one problem per line."""
+    """Read problems through their adapter and write them as JSONL, one problem per line.
+
+    Writes every problem it can; exits with status 1 when a row was skipped or a problem could not be written.
+    """
     from coder_rl.data.adapters import problem_to_taco_row
     from coder_rl.errors import UserError
 
@@ -92,7 +97,7 @@ def convert(
         try:
             rows.append(problem_to_taco_row(problem) if to is Format.taco else problem.to_dict())
         except ValueError as exc:  # e.g. assert-based tests have no place in TACO's format
-            unwritable[str(exc).split(": ", 1)[-1]] += 1
+            unwritable[str(exc)] += 1
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
@@ -103,3 +108,5 @@ def convert(
     for reason, count in unwritable.items():
         print(f"  not written ({to.value} format): {count} problems: {reason}")
     print(f"wrote {len(rows)} problems to {out}")
+    if report.skipped or unwritable:  # written what could be, but the output is not the whole input
+        raise typer.Exit(1)

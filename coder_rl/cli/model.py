@@ -22,11 +22,19 @@ def init_tiny(
 
     Nothing can be downloaded on an offline machine; this model stands in for a hub model in quickstarts and tests.
     """
+    from rich.progress import Progress
+
     from coder_rl.config import load_config
     from coder_rl.models.tiny import InitTinyConfig, build_tiny_model
 
     cfg = load_config(InitTinyConfig, config, sets)
-    path = build_tiny_model(out_dir, cfg.model)
+    with Progress(*Progress.get_default_columns(), "loss {task.fields[loss]}") as progress:
+        task = progress.add_task("pre-train", total=cfg.model.pretrain_steps, loss="-")
+        path = build_tiny_model(
+            out_dir,
+            cfg.model,
+            on_step=lambda step, loss: progress.update(task, completed=step, loss=f"{loss:.2f}"),
+        )
     print(f"saved a tiny {cfg.model.arch} model to {path}")
 
 

@@ -21,6 +21,7 @@ class BadRow(ValueError):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.detail = detail
 
 
 # An adapter takes a raw row, the id prefix ("taco/train") and the row's position in its source.
@@ -68,8 +69,14 @@ def _taco_tests(raw: Any) -> list[TestCase]:
         if not isinstance(fn_name, str) or not fn_name.isidentifier():
             raise BadRow("bad_input_output", f"fn_name {fn_name!r} is not an identifier")
         # Call-based inputs are argument lists; a lone non-list is a single argument.
-        return [CallCase(fn_name, args if isinstance(args, list) else [args], out) for args, out in zip(inputs, outputs, strict=True)]
-    return [StdioCase(_stdio_text(i, "input"), _stdio_text(o, "output")) for i, o in zip(inputs, outputs, strict=True)]
+        return [
+            CallCase(fn_name, args if isinstance(args, list) else [args], out)
+            for args, out in zip(inputs, outputs, strict=True)
+        ]
+    return [
+        StdioCase(_stdio_text(i, "input"), _stdio_text(o, "output"))
+        for i, o in zip(inputs, outputs, strict=True)
+    ]
 
 
 def _stdio_text(value: Any, what: str) -> str:
@@ -121,7 +128,9 @@ def mbpp_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     imports = row.get("test_imports") or []  # sanitized MBPP keeps imports apart from the asserts
     if not isinstance(imports, list):
         raise BadRow("bad_tests", "test_imports must be a list of strings")
-    setup = "\n".join(part for part in (row.get("test_setup_code"), *imports) if isinstance(part, str) and part)
+    setup = "\n".join(
+        part for part in (row.get("test_setup_code"), *imports) if isinstance(part, str) and part
+    )
     code = row.get("code")
     # MBPP's own prompting shows the asserts, since they fix the function's name and signature.
     question = text.strip() + "\nYour code should pass these tests:\n" + "\n".join(asserts)
@@ -141,7 +150,9 @@ def code_contests_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     tests: list[TestCase] = []
     for split in ("public_tests", "private_tests", "generated_tests"):
         block = row.get(split) or {}
-        inputs, outputs = (block.get("input") or [], block.get("output") or []) if isinstance(block, dict) else (None, None)
+        inputs, outputs = (
+            (block.get("input") or [], block.get("output") or []) if isinstance(block, dict) else (None, None)
+        )
         if not isinstance(inputs, list) or not isinstance(outputs, list):
             raise BadRow("bad_tests", f"{split} must be {{'input': [...], 'output': [...]}}")
         if not all(isinstance(text, str) for text in inputs + outputs):
@@ -155,13 +166,19 @@ def code_contests_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     if not isinstance(sols, dict):
         raise BadRow("bad_solutions", "solutions must be {'language': [...], 'solution': [...]}")
     # Language ids: 3 is PYTHON3 (1 is Python 2, which the sandbox does not run).
-    python3 = [s for lang, s in zip(sols.get("language") or [], sols.get("solution") or [], strict=False) if lang == 3]
+    python3 = [
+        s
+        for lang, s in zip(sols.get("language") or [], sols.get("solution") or [], strict=False)
+        if lang == 3
+    ]
+    if not all(isinstance(s, str) for s in python3):
+        raise BadRow("bad_solutions", "solutions must be text")
     return Problem(
         id=_row_id(prefix, row.get("name"), index),
         question=description,
         tests=tests,
         solutions=python3,
-        difficulty=str(row.get("difficulty", "")),
+        difficulty="" if row.get("difficulty") is None else str(row["difficulty"]),
         source="code_contests",
         metadata={k: row[k] for k in ("cf_rating", "cf_tags", "source") if row.get(k) is not None},
     )
@@ -175,6 +192,8 @@ def problem_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
         raise BadRow("bad_problem", str(exc)) from None
     if not problem.tests:
         raise BadRow("no_tests", "tests is empty")
+    if not problem.question.strip():
+        raise BadRow("missing_field", "question")
     return problem
 
 
@@ -183,13 +202,17 @@ def problem_to_taco_row(problem: Problem) -> dict[str, Any]:
     call = [c for c in problem.tests if isinstance(c, CallCase)]
     stdio = [c for c in problem.tests if isinstance(c, StdioCase)]
     if call and len(call) == len(problem.tests):
-        io: dict[str, Any] = {"fn_name": call[0].fn_name, "inputs": [c.args for c in call], "outputs": [c.expected for c in call]}
+        io: dict[str, Any] = {
+            "fn_name": call[0].fn_name,
+            "inputs": [c.args for c in call],
+            "outputs": [c.expected for c in call],
+        }
     elif stdio and len(stdio) == len(problem.tests):
         io = {"inputs": [c.stdin for c in stdio], "outputs": [c.expected_stdout for c in stdio]}
     else:
-        raise ValueError(f"problem {problem.id}: TACO's format holds only all-stdin or all-call tests of one function")
+        raise ValueError("TACO's format holds only all-stdin or all-call tests")
     if call and len({c.fn_name for c in call}) > 1:
-        raise ValueError(f"problem {problem.id}: TACO's format holds one fn_name per problem")
+        raise ValueError("TACO's format holds one fn_name per problem")
     # TACO rows carry no id: a converted file gets position-based ids when it is read back.
     return {
         "question": problem.question,
@@ -200,8 +223,6 @@ def problem_to_taco_row(problem: Problem) -> dict[str, Any]:
         "source": problem.source,
         **{k: problem.metadata[k] for k in _TACO_METADATA if k in problem.metadata},
     }
-
-
 
 
 def _row_id(prefix: str, native: Any, index: int) -> str:

@@ -6,7 +6,6 @@ example of each reason kept for the report.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -31,16 +30,20 @@ from coder_rl.errors import UserError, first_line
 
 SAMPLE_PATH = Path(__file__).parent / "sample" / "problems.jsonl"
 
+
 @dataclass(frozen=True)
 class DatasetSpec:
     adapter: Adapter
     hub_id: str | None = None
     subset: str | None = None  # the hub config name
+    # (builder, files under the repo): read the data files directly, for hub repos whose loading script
+    # `datasets` no longer runs; "{split}" is replaced by the split's name.
+    hub_files: tuple[str, str] | None = None
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "taco": DatasetSpec(taco_row, "BAAI/TACO"),
-    "apps": DatasetSpec(taco_row, "codeparrot/apps"),
+    "taco": DatasetSpec(taco_row, "BAAI/TACO", hub_files=("arrow", "{split}/*.arrow")),
+    "apps": DatasetSpec(taco_row, "codeparrot/apps", hub_files=("json", "{split}.jsonl")),
     "code_contests": DatasetSpec(code_contests_row, "deepmind/code_contests"),
     "humaneval": DatasetSpec(humaneval_row, "openai/openai_humaneval"),
     "mbpp": DatasetSpec(mbpp_row, "google-research-datasets/mbpp", "full"),
@@ -54,11 +57,15 @@ class DataConfig(Section):
 
     dataset: str = Field("sample", description=f"one of {', '.join(DATASETS)} (case-insensitive)")
     split: str = "train"
-    path: str | None = Field(None, description="a local JSONL/Parquet/Arrow file or directory instead of the hub")
+    path: str | None = Field(
+        None, description="a local JSONL/Parquet/Arrow file or directory instead of the hub"
+    )
     hub_id: str | None = Field(None, description="override the dataset's hub id")
     subset: str | None = Field(None, description="hub config name, e.g. 'sanitized' for MBPP")
     limit: int | None = Field(None, ge=1, description="stop after this many usable problems")
-    difficulty: list[str] = Field(default_factory=list, description="keep only these difficulties, e.g. [EASY]")
+    difficulty: list[str] = Field(
+        default_factory=list, description="keep only these difficulties, e.g. [EASY]"
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -94,7 +101,9 @@ class LoadReport:
 
     def skip(self, index: int, error: BadRow) -> None:
         self.skipped[error.reason] += 1
-        self.examples.setdefault(error.reason, f"row {index}: {error}")
+        self.examples.setdefault(
+            error.reason, f"row {index}: {error.detail}" if error.detail else f"row {index}"
+        )
 
     def summary(self) -> str:
         """One line: ``read 5 rows from X: 4 problems, 1 skipped (no_tests=1)``."""
@@ -118,7 +127,9 @@ def load_problems(cfg: DataConfig) -> LoadReport:
     spec = DATASETS[cfg.dataset]
     if cfg.dataset == "sample":
         if cfg.path:
-            raise UserError(f"data.path is set ({cfg.path}): say which format it holds with --dataset (taco, apps, jsonl, ...)")
+            raise UserError(
+                f"data.path is set ({cfg.path}): say which format it holds with --dataset (taco, apps, jsonl, ...)"
+            )
         if cfg.split != "train":
             raise UserError(f"the sample dataset has one split, 'train' (got {cfg.split!r})")
         path: Path | None = SAMPLE_PATH
@@ -127,7 +138,11 @@ def load_problems(cfg: DataConfig) -> LoadReport:
     hub_id = cfg.hub_id or spec.hub_id
     if path is None and hub_id is None:
         raise UserError(f"dataset {cfg.dataset!r} has no hub id: pass data.path (--path)")
-    rows = _local_rows(path, cfg.split) if path else _hub_rows(hub_id, cfg.subset or spec.subset, cfg.split, cfg.limit)
+    if path:
+        rows = _local_rows(path, cfg.split)
+    else:
+        files = spec.hub_files if hub_id == spec.hub_id else None  # another repo: its own layout
+        rows = _hub_rows(hub_id, cfg.subset or spec.subset, files, cfg.split, cfg.limit)
     report = LoadReport(source=str(path) if path else f"{hub_id} ({cfg.split})")
     wanted = {d.upper() for d in cfg.difficulty}
     seen: set[str] = set()
@@ -137,7 +152,9 @@ def load_problems(cfg: DataConfig) -> LoadReport:
             if isinstance(row, BadRow):
                 raise row
             problem = spec.adapter(row, f"{cfg.dataset}/{cfg.split}", index)
-            if problem.id in seen:  # outputs and resumption are keyed by id: a repeat would be silently merged
+            if (
+                problem.id in seen
+            ):  # outputs and resumption are keyed by id: a repeat would be silently merged
                 raise BadRow("duplicate_id", problem.id)
         except BadRow as error:
             report.skip(index, error)
@@ -174,7 +191,9 @@ def _local_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
     elif path.suffix == ".arrow":
         yield from enumerate(_arrow_rows(path))
     else:
-        raise UserError(f"{path}: unsupported file type {path.suffix!r} (use {', '.join(_ROW_FILES)} or a directory)")
+        raise UserError(
+            f"{path}: unsupported file type {path.suffix!r} (use {', '.join(_ROW_FILES)} or a directory)"
+        )
 
 
 def _directory_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
@@ -182,7 +201,10 @@ def _directory_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
     if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
         from datasets import DatasetDict, load_from_disk
 
-        data = load_from_disk(str(path))
+        try:
+            data = load_from_disk(str(path))
+        except Exception as exc:  # a damaged dataset_dict.json / state.json, missing shards, ...
+            raise UserError(f"{path}: not a readable `save_to_disk` directory ({first_line(exc)})") from None
         if isinstance(data, DatasetDict):
             if split not in data:
                 raise UserError(f"{path}: no split {split!r} (has {', '.join(data)})")
@@ -204,29 +226,48 @@ def _directory_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
 
 
 def _json_rows(path: Path) -> Iterator[Row]:
-    """JSON Lines, or one JSON array of rows (how HumanEval and sanitized MBPP are often shared)."""
-    with path.open(encoding="utf-8-sig", errors="replace") as f:  # -sig: a BOM is not part of row 0
-        head = f.read(1)
-        while head.isspace():
-            head = f.read(1)
-        if head == "[":
-            try:
-                rows = json.loads(head + f.read())
-            except (json.JSONDecodeError, RecursionError) as exc:
-                raise UserError(f"{path}: starts like a JSON array but is not valid JSON ({exc})") from None
+    """JSON Lines; a `.json` file may instead hold one array of rows (as HumanEval and MBPP are often shared).
+
+    Rows are decoded one line at a time, so a line that is not UTF-8 or not JSON is one bad row, not a
+    failed file.
+    """
+    if path.suffix == ".json":
+        rows = _json_array(path)
+        if rows is not None:
             yield from (_as_row(row) for row in rows)
             return
-        for line in itertools.chain([head + f.readline()], f):
-            if not line.strip():
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines):
+            if number == 0:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM is not part of row 0
+            if not raw.strip():
                 continue
             try:
-                yield _as_row(json.loads(line))
+                yield _as_row(json.loads(raw.decode("utf-8")))
+            except UnicodeDecodeError as exc:
+                yield BadRow("invalid_utf8", f"byte {exc.start} of the line is not UTF-8")
             except (json.JSONDecodeError, RecursionError) as exc:
                 yield BadRow("invalid_json", exc.__class__.__name__)
 
 
+def _json_array(path: Path) -> list[Any] | None:
+    """The rows of a file that is one JSON array, else None (it is then read as JSON Lines)."""
+    with path.open("rb") as f:
+        if f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"[":
+            return None
+    try:
+        rows = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    return rows if isinstance(rows, list) else None
+
+
 def _as_row(value: Any) -> Row:
-    return value if isinstance(value, dict) else BadRow("invalid_json", f"a row must be an object, got {type(value).__name__}")
+    return (
+        value
+        if isinstance(value, dict)
+        else BadRow("invalid_json", f"a row must be an object, got {type(value).__name__}")
+    )
 
 
 def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -250,12 +291,19 @@ def _arrow_rows(path: Path) -> Iterator[dict[str, Any]]:
     yield from data
 
 
-def _hub_rows(hub_id: str, subset: str | None, split: str, limit: int | None) -> Iterator[tuple[int, Row]]:
+def _hub_rows(
+    hub_id: str, subset: str | None, files: tuple[str, str] | None, split: str, limit: int | None
+) -> Iterator[tuple[int, Row]]:
     import datasets
 
+    streaming = limit is not None  # then only the rows `limit` needs are read, not the whole dataset
     try:
-        # Streaming reads only what `limit` needs instead of downloading the whole dataset.
-        data = datasets.load_dataset(hub_id, subset, split=split, streaming=limit is not None)
+        if files:
+            builder, pattern = files
+            data_files = {split: f"hf://datasets/{hub_id}/{pattern.format(split=split)}"}
+            data = datasets.load_dataset(builder, data_files=data_files, split=split, streaming=streaming)
+        else:
+            data = datasets.load_dataset(hub_id, subset, split=split, streaming=streaming)
         rows = iter(data)
         first = next(rows, None)
     except Exception as exc:  # the hub's errors are many and long; one line is what the user needs

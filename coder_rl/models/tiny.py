@@ -10,17 +10,14 @@ so that importing this module (e.g. for `TinyModelConfig` in a CLI config) stays
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from coder_rl.config import Section
-
-logger = logging.getLogger(__name__)
+from coder_rl.errors import UserError
 
 EOS = "<|endoftext|>"  # also bos, as in Qwen2 and GPT-2
 PAD = "<|pad|>"  # its own token, so padding is never mistaken for the end of a text
@@ -76,21 +73,31 @@ def load_corpus() -> list[str]:
     return [text for p in problems for text in (p.question, *p.solutions)]
 
 
-def build_tiny_model(out_dir: str | Path, cfg: TinyModelConfig, corpus: Iterable[str] | None = None) -> Path:
-    """Train a tokenizer on `corpus` (default: the bundled sample problems), build the model, save both."""
+def build_tiny_model(
+    out_dir: str | Path,
+    cfg: TinyModelConfig,
+    corpus: Iterable[str] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> Path:
+    """Train a tokenizer on `corpus` (default: the bundled sample problems), build the model, save both.
+
+    `on_step(step, loss)` is called after each pre-training step (for a progress bar).
+    """
     import torch
 
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():  # save_pretrained would only log a warning and write nothing
+        raise UserError(f"cannot save a model to {out}: it is a file, not a directory")
     texts = [t for t in (load_corpus() if corpus is None else corpus) if t]
     if not texts:
         raise ValueError("the corpus is empty")
-    out = Path(out_dir)
     tokenizer = _train_tokenizer(texts, cfg.vocab_size)
     # fork_rng: seed weight init and batch sampling without disturbing the caller's random state
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = _new_model(cfg, tokenizer)
         if cfg.pretrain_steps:
-            _pretrain(model, tokenizer, texts, cfg.pretrain_steps)
+            _pretrain(model, tokenizer, texts, cfg.pretrain_steps, on_step)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
@@ -159,7 +166,9 @@ def _new_model(cfg: TinyModelConfig, tokenizer):
     return model
 
 
-def _pretrain(model, tokenizer, texts: list[str], steps: int) -> None:
+def _pretrain(
+    model, tokenizer, texts: list[str], steps: int, on_step: Callable[[int, float], None] | None
+) -> None:
     """Plain next-token training on random windows of the concatenated, EOS-separated corpus."""
     import torch
 
@@ -176,15 +185,13 @@ def _pretrain(model, tokenizer, texts: list[str], steps: int) -> None:
         raise ValueError(f"the corpus is too small to pretrain on ({len(stream)} tokens)")
     optimizer = torch.optim.AdamW(model.parameters(), lr=_LR, weight_decay=0.01)
     model.train()
-    start = time.perf_counter()
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         starts = torch.randint(0, len(stream) - block + 1, (_BATCH,))
         batch = torch.stack([stream[s : s + block] for s in starts.tolist()])
         loss = model(input_ids=batch, labels=batch).loss  # the model shifts the labels itself
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if on_step is not None:
+            on_step(step, loss.item())
     model.eval()
-    logger.info(
-        "pretrained %d steps in %.1fs, final loss %.2f", steps, time.perf_counter() - start, loss.item()
-    )

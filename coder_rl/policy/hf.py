@@ -60,6 +60,8 @@ class HFPolicy:
         )
 
     def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
+        if not all(prompts):
+            raise UserError("hf backend: an empty prompt (a prompt needs at least one token)")
         if params.seed is not None:
             torch.manual_seed(params.seed)  # transformers samples from torch's global generator
         size = self.cfg.batch_size
@@ -80,6 +82,13 @@ class HFPolicy:
     def _generate_batch(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
         prompt_len = batch["input_ids"].shape[1]
+        # Like vLLM, never run past the model's context: the completion ends there with reason "length".
+        context = getattr(self.model.config.get_text_config(), "max_position_embeddings", None)
+        max_tokens = params.max_tokens if context is None else min(params.max_tokens, context - prompt_len)
+        if max_tokens < 1:
+            raise UserError(
+                f"hf backend: a prompt of {prompt_len} tokens leaves no room in the model's context of {context}"
+            )
         if params.temperature > 0:
             # top_k=0 turns off transformers' default top-k of 50: OpenAI and vLLM have no top-k here
             sampling = {
@@ -96,7 +105,7 @@ class HFPolicy:
         sequences = self.model.generate(
             **batch,
             **sampling,
-            max_new_tokens=params.max_tokens,
+            max_new_tokens=max_tokens,
             num_return_sequences=samples,  # rows: prompt 0's samples, then prompt 1's, ...
             stopping_criteria=StoppingCriteriaList([StopOnStrings(self.tokenizer, stop, prompt_len)])
             if stop
@@ -109,7 +118,7 @@ class HFPolicy:
 
         results: list[list[Completion]] = [[] for _ in prompts]
         for row, ids in enumerate(new_tokens.tolist()):
-            completion = self._completion(ids, params)
+            completion = self._completion(ids, params.stop, max_tokens)
             completion.prompt_tokens = prompt_tokens[row // samples]
             if logprobs is not None:
                 completion.token_logprobs = logprobs[row][: completion.num_tokens]
@@ -148,7 +157,7 @@ class HFPolicy:
             scored.append(torch.log_softmax(logits.float(), dim=-1).gather(-1, targets[rows]).squeeze(-1))
         return torch.cat(scored).tolist()
 
-    def _completion(self, ids: list[int], params: SamplingParams) -> Completion:
+    def _completion(self, ids: list[int], stop: list[str], max_tokens: int) -> Completion:
         """Text, token count and finish reason of one generated row, padding and stop strings removed."""
         ended_by_eos = False
         for i, token in enumerate(ids):
@@ -159,10 +168,10 @@ class HFPolicy:
             # a row that hit a stop string early is padded to the length of the batch's longest row
             while ids and ids[-1] == self.pad_id:
                 ids = ids[:-1]
-        text, stopped = truncate_at_stop(self._decode(ids), params.stop)
+        text, stopped = truncate_at_stop(self._decode(ids), stop)
         if stopped:
-            ids = ids[: self._tokens_through_stop(ids, params.stop)]
-        hit_length = len(ids) >= params.max_tokens and not (stopped or ended_by_eos)
+            ids = ids[: self._tokens_through_stop(ids, stop)]
+        hit_length = len(ids) >= max_tokens and not (stopped or ended_by_eos)
         return Completion(text=text, num_tokens=len(ids), finish_reason="length" if hit_length else "stop")
 
     def _tokens_through_stop(self, ids: list[int], stop: list[str]) -> int:

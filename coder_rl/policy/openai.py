@@ -116,6 +116,17 @@ def _reply(url: str, response: httpx.Response, n: int) -> dict[str, Any]:
         raise UserError(f"{answered} without choices: {response.text[:100]!r}")
     if len(choices) != n:
         raise UserError(f"{answered} with {len(choices)} choices for n={n}")
+    if not isinstance(reply.get("usage") or {}, dict):
+        raise UserError(f"{answered} with a malformed usage: {str(reply['usage'])[:100]!r}")
+    for choice in choices:
+        if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
+            raise UserError(f"{answered} with a choice that has no text: {str(choice)[:100]!r}")
+        try:
+            _token_logprobs(choice)
+        except (AttributeError, TypeError, ValueError):
+            raise UserError(
+                f"{answered} with malformed logprobs: {str(choice.get('logprobs'))[:100]!r}"
+            ) from None
     if n > 1 and any(_token_logprobs(choice) is None for choice in choices):
         # `usage` has only the total over the n choices: each one's count must come from its logprobs
         raise UserError(
