@@ -152,9 +152,8 @@ def load_problems(cfg: DataConfig) -> LoadReport:
             if isinstance(row, BadRow):
                 raise row
             problem = spec.adapter(row, f"{cfg.dataset}/{cfg.split}", index)
-            if (
-                problem.id in seen
-            ):  # outputs and resumption are keyed by id: a repeat would be silently merged
+            # Outputs and resumption are keyed by id: a repeat would be silently merged.
+            if problem.id in seen:
                 raise BadRow("duplicate_id", problem.id)
         except BadRow as error:
             report.skip(index, error)
