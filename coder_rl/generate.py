@@ -138,10 +138,10 @@ def _prepare_output(out: Path, cfg: GenerateConfig) -> set[str]:
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     sidecar.write_text(json.dumps(settings, indent=1))
-    return finished_ids(out)
+    return _finished_ids(out)
 
 
-def finished_ids(path: Path) -> set[str]:
+def _finished_ids(path: Path) -> set[str]:
     """Problem ids already in an output file. A torn last line (a killed run) is truncated away in place,
     so nothing finished is rewritten, whatever the file's size."""
     if not path.exists():

@@ -52,13 +52,12 @@ def create_app(policy: Policy) -> FastAPI:
     one_at_a_time = threading.Lock()  # the policy seeds torch's global generator: not thread-safe
 
     def generate(body: CompletionRequest) -> dict:
-        stop = [body.stop] if isinstance(body.stop, str) else body.stop or []
         params = SamplingParams(
             n=body.n,
             max_tokens=body.max_tokens,
             temperature=body.temperature,
             top_p=body.top_p,
-            stop=stop,
+            stop=body.stop or [],  # SamplingParams takes one string or a list
             seed=body.seed,
             logprobs=body.logprobs is not None,
         )
