@@ -72,8 +72,9 @@ def problem_prompt(problem: Problem) -> str:
     return "\n".join(parts) + "\n\n### Steps\n"
 
 
-def step_prompt(problem: Problem, steps: list[Step], action: Action) -> str:
-    """The prompt for the next step of `problem`'s trajectory `steps`, of kind `action`."""
+def step_prompt(problem: Problem | str, steps: list[Step], action: Action) -> str:
+    """The prompt for the next step of `problem`'s trajectory `steps`, of kind `action`. The problem may
+    come already stated (`problem_prompt`'s text, as exported trajectories hold it)."""
     intro = [
         "Solve programming problems step by step: define the structure in pseudocode, refine it, then "
         'generate the code. Each step is written between <step action="..."> and </step>.',
@@ -88,7 +89,7 @@ def step_prompt(problem: Problem, steps: list[Step], action: Action) -> str:
     return (
         "\n".join(intro)
         + "\n"
-        + problem_prompt(problem)
+        + (problem if isinstance(problem, str) else problem_prompt(problem))
         + format_steps(steps)
         + f"Next: {INSTRUCTIONS[action]}.\n"
         + step_open(action)

@@ -55,6 +55,7 @@ class Step:
 class StepParse:
     steps: list[Step] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)  # reason -> count
+    ends: list[int] = field(default_factory=list)  # per step, the offset just past its `</step>`
 
 
 _STEP = re.compile(r'<step action="([^"]*)">\n?(.*?)(?:</step>|(?=<step action=)|\Z)', re.DOTALL)
@@ -103,6 +104,7 @@ def parse_steps(text: str) -> StepParse:
             result.errors["empty_step"] += 1
             continue
         result.steps.append(Step(action, body))
+        result.ends.append(match.start() + len(match.group(0).rstrip()))
     return result
 
 

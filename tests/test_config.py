@@ -105,8 +105,9 @@ def test_every_shipped_config_validates():
     from coder_rl.mcts.synthesize import SynthesizeConfig
     from coder_rl.models.tiny import InitTinyConfig
     from coder_rl.prm.train import PRMTrainConfig
-    from coder_rl.rl.grpo import RLConfig
+    from coder_rl.rl.run import RLConfig
     from coder_rl.rl.sft import PolicySFTConfig
+    from coder_rl.selfplay import SelfPlayConfig
     from tcg.evaluate import EvalConfig
     from tcg.generate import TCGGenerateConfig
     from tcg.train import TCGTrainConfig
@@ -124,6 +125,7 @@ def test_every_shipped_config_validates():
         "prm": PRMTrainConfig,
         "rl": RLConfig,
         "rl_sft": PolicySFTConfig,
+        "selfplay": SelfPlayConfig,
     }
     configs = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
     assert configs

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from safetensors.torch import load_file
 
-from coder_rl.rl.grpo import CodeReward, RLConfig, run_grpo
+from coder_rl.rl.grpo import CodeReward, run_grpo
+from coder_rl.rl.run import RLConfig
 
 pytestmark = pytest.mark.slow
 

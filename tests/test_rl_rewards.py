@@ -8,6 +8,7 @@ import pytest
 
 from coder_rl.data import Problem
 from coder_rl.rl import RewardConfig, alpha, combined, format_reward, outcome_rewards, process_rewards
+from pseudocode.prompts import problem_prompt
 from sandbox import StdioCase
 
 PROBLEM = Problem(id="p", question="double", tests=[StdioCase("2\n", "4\n"), StdioCase("3\n", "6\n")])
@@ -31,10 +32,11 @@ def test_process_reward_follows_the_prms_scores():
         seen.extend(items)
         return [[len(step.text) / 100 for step in steps] for _, steps in items]
 
-    scores = process_rewards(fake_prm, ["prompt-a", "prompt-b"], [GOOD, WRONG])
+    other = Problem(id="q", question="add one", tests=[])
+    scores = process_rewards(fake_prm, [PROBLEM, other], [GOOD, WRONG])
     assert scores == [[len("double it") / 100, len("```python\nprint(2 * int(input()))\n```") / 100],
                       [len("```python\nprint(int(input()) + 1)\n```") / 100]]  # fmt: skip
-    assert [p for p, _ in seen] == ["prompt-a", "prompt-b"]
+    assert [p for p, _ in seen] == [problem_prompt(PROBLEM), problem_prompt(other)]  # as the PRM trained
     cfg = RewardConfig(alpha_schedule="constant", alpha_start=0.25, gamma=0.5)
     assert combined(1.0, [0.8, 0.4], 0, cfg) == pytest.approx(0.25 * 1.0 + 0.75 * (0.8 + 0.5 * 0.4) / 2)
     assert combined(0.3, [], 0, cfg) == 0.3  # no steps to score: the outcome alone

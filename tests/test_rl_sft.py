@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
-from coder_rl.rl.sft import PolicySFTConfig, run_policy_sft
-from pseudocode import Action, Step, format_steps
+from coder_rl.data import Problem
+from coder_rl.rl.sft import PolicySFTConfig, outline, read_examples, run_policy_sft, trajectory_examples
+from pseudocode import Action, Step, format_steps, step_prompt
+from pseudocode.prompts import problem_prompt
+from pseudocode.steps import step_open
 from tests.test_cli import assert_one_line_error, run
 
 
@@ -29,3 +32,44 @@ def test_warm_start_lowers_the_loss(tiny_model_dir, tmp_path):
 def test_nothing_solved_is_one_line(tmp_path):
     (tmp_path / "correct").mkdir()
     assert_one_line_error(run("rl", "sft", "--synthesized", str(tmp_path)), "the search solved nothing there")
+
+
+def test_a_trajectory_becomes_the_prompts_that_rl_and_the_search_give():
+    stated = "### Problem\nDouble n.\n\n### Steps\n"
+    steps = [Step(Action.DEFINE, "double n"), Step(Action.REFINE, "read, multiply"),
+             Step(Action.GENERATE, "```python\nprint(2 * int(input()))\n```")]  # fmt: skip
+    text = format_steps(steps)
+    examples = trajectory_examples(stated, text)
+    problem = Problem(id="p", question="Double n.", tests=[])
+    assert problem_prompt(problem) == stated
+    # the whole trajectory after RL's prompt, which ends inside the first step's opening delimiter
+    assert examples[0] == {"prompt": step_prompt(problem, [], Action.DEFINE), "completion": text[len(step_open(Action.DEFINE)):]}  # fmt: skip
+    # then each later step after the prompt the tree search gives for it
+    assert examples[1] == {"prompt": step_prompt(problem, steps[:1], Action.REFINE), "completion": "read, multiply\n</step>\n"}  # fmt: skip
+    assert examples[2]["prompt"] == step_prompt(problem, steps[:2], Action.GENERATE)
+    assert len(examples) == 3
+    assert trajectory_examples(stated, text, per_step=False) == examples[:1]  # journeys: the whole trace only
+    assert trajectory_examples(stated, "prose, no steps") == []
+
+
+def test_reference_outline_names_the_programs_parts():
+    code = "import sys\n\ndef solve(a, b):\n    return a + b\n\nclass Solution:\n    def twoSum(self, x):\n        pass\n\nprint(solve(1, 2))\n"
+    assert (
+        outline(code)
+        == "FUNCTION solve(a, b)\nCLASS Solution: twoSum\nMAIN: read the input, compute the answer, print it"
+    )
+    assert outline("def f(x):\n    return x\n") == "FUNCTION f(x)"
+    assert outline("def broken(:\n") == "MAIN: read the input, compute the answer, print it"
+
+
+def test_references_cold_start_learns_the_samples_solutions(tiny_model_dir, tmp_path):
+    cfg = PolicySFTConfig(
+        source="references", data={"dataset": "sample", "limit": 2}, model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "sft"), device="cpu",
+        trainer={"max_steps": 8, "learning_rate": 3e-3, "per_device_train_batch_size": 4, "logging_steps": 1},
+    )  # fmt: skip
+    examples = read_examples(cfg)
+    assert len(examples) == 4  # two problems, one reference each: the whole trajectory and its generate step
+    assert all("```python" in e["completion"] for e in examples)
+    final, losses = run_policy_sft(cfg)
+    assert losses[-1] < 0.7 * losses[0] and (final / "model.safetensors").exists()

@@ -6,11 +6,11 @@ import sys
 
 import typer
 
-from coder_rl.cli import data, mcts, model, prm, rl, sandbox, tcg
+from coder_rl.cli import data, mcts, model, prm, rl, sandbox, selfplay, tcg
 
 app = typer.Typer(
     name="coder-rl",
-    help="Reinforcement learning for code generation: datasets, models, sandbox, MCTS, PRM and RL.",
+    help="Reinforcement learning for code generation: datasets, models, sandbox, TCG, MCTS, PRM, RL and self-play.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -22,6 +22,7 @@ app.add_typer(tcg.app, name="tcg")
 app.add_typer(mcts.app, name="mcts")
 app.add_typer(prm.app, name="prm")
 app.add_typer(rl.app, name="rl")
+app.command()(selfplay.selfplay)
 
 
 def main() -> None:

@@ -28,10 +28,10 @@ def run(
         Path | None, typer.Option(help="Checkpoints and the final model (default: output_dir).")
     ] = None,
 ) -> None:
-    """GRPO with TRL: reward φ = α(t)·outcome + (1 − α(t))·discounted PRM step scores, plus a format
-    reward. Rerun the same command to resume from the last checkpoint."""
+    """GRPO with TRL (or PPO: --set algorithm=ppo): reward φ = α(t)·outcome + (1 − α(t))·discounted PRM
+    step scores, plus a format reward. Rerun the same command to resume from the last checkpoint."""
     from coder_rl.config import load_config
-    from coder_rl.rl.grpo import RLConfig, run_grpo
+    from coder_rl.rl.run import RLConfig, run_rl
 
     flags = {
         **data_flags(dataset, split, path, limit, difficulty),
@@ -39,7 +39,7 @@ def run(
         "output_dir": str(out) if out else None,
     }
     cfg = load_config(RLConfig, config, sets, flags)
-    result = run_grpo(cfg)
+    result = run_rl(cfg)
     rewards = [entry["reward"] for entry in result.log_history if "reward" in entry]
     if rewards:
         print(f"rl: {len(rewards)} logged steps, mean reward {rewards[0]:.3f} -> {rewards[-1]:.3f}")
@@ -50,16 +50,27 @@ def run(
 def sft(
     config: ConfigFile = None,
     sets: Sets = None,
+    source: Annotated[
+        str | None, typer.Option(help="correct, journeys (from --synthesized) or references (from the data).")
+    ] = None,
     synthesized: Annotated[Path | None, typer.Option(help="An `mcts synthesize` output directory.")] = None,
+    dataset: Dataset = None,
+    split: Split = None,
+    path: DataPath = None,
+    limit: Limit = None,
+    difficulty: Difficulty = None,
     out: Annotated[
         Path | None, typer.Option(help="Checkpoints and the final model (default: output_dir).")
     ] = None,
 ) -> None:
-    """Warm-start the policy on the search's correct paths (source: correct) or journey traces."""
+    """Warm-start the policy on the search's correct paths or journey traces, or on the dataset's
+    reference solutions (source: references, a cold start)."""
     from coder_rl.config import load_config
     from coder_rl.rl.sft import PolicySFTConfig, run_policy_sft
 
     flags = {
+        **data_flags(dataset, split, path, limit, difficulty),
+        "source": source,
         "synthesized": str(synthesized) if synthesized else None,
         "output_dir": str(out) if out else None,
     }

@@ -14,9 +14,9 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -29,6 +29,7 @@ from coder_rl.mcts.exports import correct_paths, journey, step_preferences, traj
 from coder_rl.mcts.search import MCTSConfig, ProblemSearch, search
 from coder_rl.mcts.tree import node_record
 from coder_rl.policy.base import Completion, Policy, PolicyConfig, SamplingParams
+from coder_rl.reward_tests import RewardTestsConfig, with_reward_tests
 
 OUTPUTS = ("trees", "trajectories", "correct", "preferences", "journeys")
 
@@ -46,16 +47,6 @@ class SynthesizeOutputConfig(Section):
     label_threshold: float = Field(0.5, ge=0, le=1)
     label_rule: str = Field("any_correct", pattern="^(any_correct|threshold)$")
     preference_gap: float = Field(0.5, gt=0, le=1)
-
-
-class RewardTestsConfig(Section):
-    """Which tests score a program: the dataset's own, or tests written by a trained TCG."""
-
-    source: Literal["dataset", "tcg"] = "dataset"
-    tcg_model: str | None = Field(None, description="a model from `coder-rl tcg train` (source: tcg)")
-    num_tests: int = Field(4, ge=1)
-    samples: int = Field(2, ge=1, description="suites sampled per problem; their parsed tests are pooled")
-    max_tokens: int = Field(384, ge=16)
 
 
 class RayConfig(Section):
@@ -158,8 +149,7 @@ class GroupSearcher:
         calls, tokens = self.policy.calls, self.policy.tokens
         policy_seconds, sandbox_seconds = self.policy.seconds, self.sandbox.seconds
         try:
-            if self.cfg.tests.source == "tcg":
-                group = _with_generated_tests(group, self.cfg)
+            group = with_reward_tests(group, self.cfg.tests, self.cfg.policy.backend, self.cfg.policy.device)
             states, error = search(self.policy, self.sandbox, group, self.cfg.mcts, self.cfg.sampling), None  # type: ignore[arg-type]
         except Exception as exc:  # a policy timeout, a dead server: recorded, the run goes on
             states, error = (
@@ -218,8 +208,7 @@ def run_synthesize(cfg: SynthesizeConfig, show_progress: bool = True) -> Report:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     problems = load_problems(cfg.data).require_problems()
-    if cfg.tests.source == "tcg" and not cfg.tests.tcg_model:
-        raise UserError("tests.source is tcg: give tests.tcg_model, a model trained by `coder-rl tcg train`")
+    cfg.tests.check()
     out = Path(cfg.output.dir)
     manifest = _manifest(out, cfg)
     done = {pid for shard in manifest["shards"] for pid in shard["problems"]}
@@ -250,28 +239,6 @@ def run_synthesize(cfg: SynthesizeConfig, show_progress: bool = True) -> Report:
     report.seconds = time.perf_counter() - start
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=1))
     return report
-
-
-def _with_generated_tests(problems: list[Problem], cfg: SynthesizeConfig) -> list[Problem]:
-    """The problems with their tests replaced by the TCG's (deduplicated), for rewards without the dataset's."""
-    from coder_rl.policy import load_policy
-    from tcg.data import usable_cases
-    from tcg.generate import SuiteSamplingParams, sample_cases, sample_tests
-
-    policy = load_policy(
-        PolicyConfig(backend=cfg.policy.backend, model=cfg.tests.tcg_model, device=cfg.policy.device)
-    )
-    sampling = SuiteSamplingParams(n=cfg.tests.samples, max_tokens=cfg.tests.max_tokens, seed=0)
-    try:
-        generated = {
-            problem.id: [case for sample in samples for case in sample_cases(sample)]
-            for problem, samples in sample_tests(
-                policy, problems, cfg.tests.num_tests, sampling, len(problems)
-            )
-        }
-    finally:
-        policy.close()
-    return [replace(p, tests=usable_cases(generated.get(p.id, []), max_case_chars=10_000)) for p in problems]
 
 
 def _manifest(out: Path, cfg: SynthesizeConfig) -> dict[str, Any]:

@@ -1,5 +1,9 @@
-"""RL with outcome and process rewards (issue 6; the reward functions so far)."""
+"""RL on code with outcome + process rewards: GRPO (TRL) or PPO, and the policy's SFT warm start."""
 
 from coder_rl.rl.rewards import RewardConfig, alpha, combined, format_reward, outcome_rewards, process_rewards
+from coder_rl.rl.run import RLConfig, RLResult, run_rl
 
-__all__ = ["RewardConfig", "alpha", "combined", "format_reward", "outcome_rewards", "process_rewards"]
+__all__ = [
+    "RLConfig", "RLResult", "RewardConfig", "alpha", "combined", "format_reward", "outcome_rewards",
+    "process_rewards", "run_rl",
+]  # fmt: skip

@@ -10,21 +10,22 @@ one batch. Every component (outcome, process, format, pass rate, α) is logged t
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from coder_rl.config import Section
-from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.data.problem import Problem
-from coder_rl.errors import UserError
-from coder_rl.execution import SandboxConfig, open_sandbox
-from coder_rl.rl.rewards import RewardConfig, alpha, combined, format_reward, outcome_rewards, process_rewards
+from coder_rl.execution import open_sandbox
+from coder_rl.rl.rewards import alpha, combined, format_reward, score_completions
 from pseudocode import Action, step_prompt
 from pseudocode.steps import step_open
 from sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from coder_rl.prm import PRM
+    from coder_rl.rl.run import RLConfig, RLResult
 
 
 class GRPOSection(Section):
@@ -47,23 +48,10 @@ class GRPOSection(Section):
     vllm_mode: str = "colocate"
 
 
-class RLConfig(Section):
-    data: DataConfig = DataConfig()
-    model: str = "runs/tiny-model"
-    output_dir: str = "runs/rl"
-    prm: str | None = Field(None, description="a PRM from `coder-rl prm train`: adds the process reward")
-    rewards: RewardConfig = RewardConfig()
-    format_weight: float = Field(0.1, ge=0, description="weight of the format reward beside φ")
-    sandbox: SandboxConfig = SandboxConfig()
-    grpo: GRPOSection = GRPOSection()
-    device: str = "auto"
-    seed: int = 0
-
-
 class CodeReward:
     """φ for each completion of a batch; an async callable, as TRL's GRPOTrainer awaits it."""
 
-    def __init__(self, box: Sandbox, problems: dict[str, Problem], prm: Any, cfg: RLConfig) -> None:
+    def __init__(self, box: Sandbox, problems: dict[str, Problem], prm: PRM | None, cfg: RLConfig) -> None:
         self.box, self.problems, self.prm, self.cfg = box, problems, prm, cfg
 
     async def __call__(
@@ -73,8 +61,10 @@ class CodeReward:
         # The prompt ends inside the first step's opening delimiter: the completion continues it.
         texts = [step_open(Action.DEFINE) + c for c in completions]
         problems = [self.problems[pid] for pid in problem_id]
-        outcomes = await asyncio.to_thread(outcome_rewards, self.box, problems, texts, self.cfg.rewards)
-        steps = process_rewards(self.prm.score_batch, prompts, texts) if self.prm else [[] for _ in texts]
+        outcomes, steps = await asyncio.to_thread(
+            score_completions, self.box, self.prm.score_batch if self.prm else None, problems, texts,
+            self.cfg.rewards,
+        )  # fmt: skip
         step = trainer_state.global_step if trainer_state is not None else 0
         rewards = [combined(o, s, step, self.cfg.rewards) for o, s in zip(outcomes, steps, strict=True)]
         if log_metric is not None:
@@ -92,23 +82,15 @@ def format_ok(completions: list[str], **_: Any) -> list[float]:
     return format_reward([step_open(Action.DEFINE) + c for c in completions])
 
 
-@dataclass
-class RLResult:
-    model_dir: Path
-    log_history: list[dict[str, Any]]  # what the trainer logged, step by step
-
-
 def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
     """Train, resuming from the last checkpoint. `extra_rewards` is for tests (weight 1 each)."""
     from datasets import Dataset
     from transformers.trainer_utils import get_last_checkpoint
     from trl import GRPOConfig, GRPOTrainer
 
-    from coder_rl.prm import PRM
+    from coder_rl.rl.run import RLResult, load_prm, rewarded_problems
 
-    problems = [p for p in load_problems(cfg.data).require_problems() if p.kind in ("stdin", "call")]
-    if not problems:
-        raise UserError("no problem with stdin or call-based tests to reward")
+    problems = rewarded_problems(cfg)
     dataset = Dataset.from_list(
         [{"prompt": step_prompt(p, [], Action.DEFINE), "problem_id": p.id} for p in problems]
     )
@@ -122,7 +104,7 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
         seed=cfg.seed,
         use_cpu=cfg.device == "cpu",
     )
-    prm = PRM(cfg.prm, device="cpu" if cfg.device == "cpu" else "cuda") if cfg.prm else None
+    prm = load_prm(cfg)
     with open_sandbox(cfg.sandbox) as box:
         reward = CodeReward(box, {p.id: p for p in problems}, prm, cfg)
         trainer = GRPOTrainer(

@@ -19,6 +19,7 @@ from pydantic import Field
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from pseudocode import Action, Step, extract_code, parse_steps
+from pseudocode.prompts import problem_prompt
 from sandbox import Sandbox, all_passed, pass_fraction
 
 
@@ -86,10 +87,24 @@ def outcome_rewards(
     return rewards
 
 
+StepScorer = Callable[[list[tuple[str, list[Step]]]], list[list[float]]]  # `PRM.score_batch`
+
+
 def process_rewards(
-    score_steps: Callable[[list[tuple[str, list[Step]]]], list[list[float]]],
-    prompts: Sequence[str],
-    completions: Sequence[str],
+    score_steps: StepScorer, problems: Sequence[Problem], completions: Sequence[str]
 ) -> list[list[float]]:
-    """Each completion's per-step PRM scores (`score_steps` is `PRM.score_batch`)."""
-    return score_steps([(p, parse_steps(c).steps) for p, c in zip(prompts, completions, strict=True)])
+    """Each completion's per-step PRM scores. The PRM reads the problem as it was trained to (the
+    trajectories' prompt), not the policy's few-shot step prompt."""
+    return score_steps(
+        [(problem_prompt(p), parse_steps(c).steps) for p, c in zip(problems, completions, strict=True)]
+    )
+
+
+def score_completions(
+    box: Sandbox, score_steps: StepScorer | None, problems: Sequence[Problem], completions: Sequence[str],
+    cfg: RewardConfig,
+) -> tuple[list[float], list[list[float]]]:  # fmt: skip
+    """Each completion's outcome and per-step process scores (no steps without a PRM)."""
+    outcomes = outcome_rewards(box, problems, completions, cfg)
+    steps = process_rewards(score_steps, problems, completions) if score_steps else [[] for _ in completions]
+    return outcomes, steps

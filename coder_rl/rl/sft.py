@@ -1,22 +1,43 @@
-"""`coder-rl rl sft`: warm-start the policy on the MCTS's correct reasoning paths (or its
-journey-learning traces) with TRL's SFTTrainer, before RL."""
+"""`coder-rl rl sft`: warm-start the policy before RL with TRL's SFTTrainer, on
+- `correct`: the MCTS's correct reasoning paths;
+- `journeys`: its journey-learning traces (failed branches, reflections, then the correct path);
+- `references`: the dataset's reference solutions, each as a define step (the program's outline,
+  read from its code) and a generate step: a cold start for a policy that solves nothing yet.
+
+Examples are written in the prompts the policy meets later. A whole trajectory follows the prompt that
+RL gives (`step_prompt(problem, [], define)`, completion: the rest), and each later step of it also
+follows the prompt that the tree search gives for that step, so a warm-started policy writes steps
+where MCTS asks for them.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from coder_rl.config import Section
+from coder_rl.data.load import DataConfig, load_problems
+from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.training import StageSection
+from pseudocode import Action, Step, parse_steps, step_prompt
+from pseudocode.prompts import problem_prompt
+from pseudocode.steps import format_step, step_open
 
 
 class PolicySFTConfig(Section):
-    synthesized: str = Field("runs/mcts", description="an `mcts synthesize` output directory")
-    source: Literal["correct", "journeys"] = Field("correct", description="correct paths, or journey traces")
+    source: Literal["correct", "journeys", "references"] = Field(
+        "correct", description="the search's correct paths or journey traces, or the dataset's references"
+    )
+    synthesized: str = Field(
+        "runs/mcts", description="an `mcts synthesize` output directory (correct, journeys)"
+    )
+    data: DataConfig = Field(DataConfig(), description="the problems whose references to learn (references)")
+    references_per_problem: int = Field(2, ge=1)
     model: str = "runs/tiny-model"
     output_dir: str = "runs/policy-sft"
     device: str = "auto"
@@ -24,25 +45,82 @@ class PolicySFTConfig(Section):
     trainer: StageSection = StageSection()
 
 
-def read_examples(directory: Path, source: str) -> list[dict[str, str]]:
-    rows = []
+def trajectory_examples(stated: str, text: str, per_step: bool = True) -> list[dict[str, str]]:
+    """Prompt/completion pairs for one trajectory (`stated`: the problem as `problem_prompt` states it)."""
+    steps = parse_steps(text).steps
+    if not steps or not text.startswith(step_open(steps[0].action)):
+        return []
+    first = steps[0].action
+    examples = [{"prompt": step_prompt(stated, [], first), "completion": text[len(step_open(first)) :]}]
+    if per_step:
+        for j in range(1, len(steps)):
+            body = format_step(steps[j])[len(step_open(steps[j].action)) :]
+            examples.append({"prompt": step_prompt(stated, steps[:j], steps[j].action), "completion": body})
+    return examples
+
+
+def outline(code: str) -> str:
+    """A define step's text for a reference program: its functions and classes, and what runs at top level."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return "MAIN: read the input, compute the answer, print it"
+    lines = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            lines.append(f"FUNCTION {node.name}({', '.join(a.arg for a in node.args.args)})")
+        elif isinstance(node, ast.ClassDef):
+            methods = [f.name for f in node.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+            lines.append(f"CLASS {node.name}: {', '.join(methods) or 'no methods'}")
+    if any(not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom)
+           for n in tree.body):  # fmt: skip
+        lines.append("MAIN: read the input, compute the answer, print it")
+    return "\n".join(lines)
+
+
+def reference_examples(problems: list[Problem], per_problem: int) -> list[dict[str, str]]:
+    examples = []
+    for problem in problems:
+        for code in problem.solutions[:per_problem]:
+            steps = [
+                Step(Action.DEFINE, outline(code)),
+                Step(Action.GENERATE, f"```python\n{code.strip()}\n```"),
+            ]
+            text = "".join(format_step(step) for step in steps)
+            examples += trajectory_examples(problem_prompt(problem), text)
+    return examples
+
+
+def synthesized_examples(directory: Path, source: str) -> list[dict[str, str]]:
+    examples = []
     for path in sorted((directory / source).glob("*.jsonl")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-                rows.append({"prompt": str(record["prompt"]), "completion": str(record["completion"])})
+                stated, text = str(record["prompt"]), str(record["completion"])
             except (ValueError, KeyError, TypeError):
                 raise UserError(
                     f"{path}:{number}: not a record written by `coder-rl mcts synthesize`"
                 ) from None
-    if not rows:
+            examples += trajectory_examples(stated, text, per_step=source == "correct")
+    return examples
+
+
+def read_examples(cfg: PolicySFTConfig) -> list[dict[str, str]]:
+    if cfg.source == "references":
+        examples = reference_examples(load_problems(cfg.data).require_problems(), cfg.references_per_problem)
+        if not examples:
+            raise UserError("no reference solution in the data to learn from")
+        return examples
+    examples = synthesized_examples(Path(cfg.synthesized), cfg.source)
+    if not examples:
         raise UserError(
-            f"no {source} examples under {directory}/{source}: the search solved nothing there (a tiny model "
-            "rarely does); synthesize with a stronger policy, or use another directory"
+            f"no {cfg.source} examples under {cfg.synthesized}/{cfg.source}: the search solved nothing there "
+            "(a tiny model rarely does); warm-start on source: references first, or use a stronger policy"
         )
-    return rows
+    return examples
 
 
 def run_policy_sft(cfg: PolicySFTConfig) -> tuple[Path, list[float]]:
@@ -51,7 +129,7 @@ def run_policy_sft(cfg: PolicySFTConfig) -> tuple[Path, list[float]]:
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    rows = read_examples(Path(cfg.synthesized), cfg.source)
+    rows: list[dict[str, Any]] = read_examples(cfg)
     out = Path(cfg.output_dir)
     args = SFTConfig(
         output_dir=str(out),

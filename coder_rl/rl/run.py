@@ -1,0 +1,84 @@
+"""`coder-rl rl run`: the command's config and its dispatch to GRPO (default) or PPO.
+
+Both algorithms reward a completion the same way (see `coder_rl.rl.rewards`): the sandbox's outcome on
+the dataset's and/or a TCG's tests, the PRM's step scores, and the format reward. GRPO sums them into
+one scalar per completion; PPO places each step's score at the token that closes the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from coder_rl.config import Section
+from coder_rl.data.load import DataConfig, load_problems
+from coder_rl.data.problem import Problem
+from coder_rl.errors import UserError
+from coder_rl.execution import SandboxConfig
+from coder_rl.reward_tests import RewardTestsConfig, with_reward_tests
+from coder_rl.rl.grpo import GRPOSection
+from coder_rl.rl.ppo import PPOSection
+from coder_rl.rl.rewards import RewardConfig
+
+if TYPE_CHECKING:
+    from coder_rl.prm import PRM
+
+
+class RLConfig(Section):
+    data: DataConfig = DataConfig()
+    algorithm: Literal["grpo", "ppo"] = "grpo"
+    model: str = "runs/tiny-model"
+    output_dir: str = "runs/rl"
+    prm: str | None = Field(None, description="a PRM from `coder-rl prm train`: adds the process reward")
+    tests: RewardTestsConfig = RewardTestsConfig()
+    rewards: RewardConfig = RewardConfig()
+    format_weight: float = Field(0.1, ge=0, description="weight of the format reward beside φ")
+    sandbox: SandboxConfig = SandboxConfig()
+    grpo: GRPOSection = GRPOSection()
+    ppo: PPOSection = PPOSection()
+    device: str = "auto"
+    seed: int = 0
+
+
+@dataclass
+class RLResult:
+    model_dir: Path
+    log_history: list[dict[str, Any]]  # what the trainer logged, step by step
+
+
+def rewarded_problems(cfg: RLConfig) -> list[Problem]:
+    """The problems RL trains on, each with the tests its programs are rewarded on."""
+    problems = [p for p in load_problems(cfg.data).require_problems() if p.kind in ("stdin", "call")]
+    problems = with_reward_tests(problems, cfg.tests, "hf", cfg.device)
+    problems = [p for p in problems if p.tests]
+    if not problems:
+        raise UserError("no problem with stdin or call-based tests to reward")
+    return problems
+
+
+def load_prm(cfg: RLConfig) -> PRM | None:
+    """The PRM that gives the process reward, on the GPU when training uses one."""
+    if cfg.prm is None:
+        return None
+    import torch
+
+    from coder_rl.prm import PRM
+
+    if not (Path(cfg.prm) / "config.json").is_file():
+        raise UserError(f"prm: {cfg.prm} is not a model directory (train one with `coder-rl prm train`)")
+    gpu = cfg.device != "cpu" and torch.cuda.is_available()
+    return PRM(cfg.prm, device="cuda" if gpu else "cpu")
+
+
+def run_rl(cfg: RLConfig) -> RLResult:
+    """Train with the configured algorithm, resuming from the last checkpoint in output_dir."""
+    if cfg.algorithm == "ppo":
+        from coder_rl.rl.ppo import run_ppo
+
+        return run_ppo(cfg)
+    from coder_rl.rl.grpo import run_grpo
+
+    return run_grpo(cfg)
