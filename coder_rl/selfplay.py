@@ -70,7 +70,7 @@ class SelfPlay:
                 raise UserError(
                     f"{self.path} is damaged (not JSON); remove it or use another run_dir"
                 ) from None
-            if self.state.get("settings") != settings:
+            if not isinstance(self.state, dict) or self.state.get("settings") != settings:
                 raise UserError(
                     f"{self.dir} was run with other settings ({self.path}); only iterations may change: "
                     "use another run_dir"
@@ -157,7 +157,7 @@ def run_selfplay(cfg: SelfPlayConfig, show_progress: bool = True) -> list[dict[s
 def summary_table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table: the policy's pass rate, the search's yield, the PRM's AUC and the RL reward."""
     columns = [
-        ("iteration", "iteration"), ("pass@1", "pass_at_1"), ("solved", "solved"), ("format", "format"),
+        ("iter", "iteration"), ("pass@1", "pass_at_1"), ("solved", "solved"), ("format", "format"),
         ("MCTS solve rate", "mcts_solve_rate"), ("correct steps", "correct_step_share"), ("PRM AUC", "prm_auc"),
         ("RL reward", "rl_reward"), ("RL pass rate", "rl_pass_rate"),
     ]  # fmt: skip
@@ -229,5 +229,7 @@ def _pass_rate(cfg: SelfPlayConfig, model: str) -> dict[str, Any]:
     from coder_rl.rl.evaluate import pass_rate
 
     problems = [p for p in load_problems(cfg.eval_data or cfg.data).require_problems() if p.tests]
+    # sampled by the engine the search uses (vLLM on a GPU, say)
+    policy = cfg.mcts.policy.model_copy(update={"model": model, "device": cfg.device})
     with open_sandbox(cfg.rl.sandbox) as box:
-        return pass_rate(model, problems, box, cfg.eval, cfg.device)
+        return pass_rate(policy, problems, box, cfg.eval)

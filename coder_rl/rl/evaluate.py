@@ -23,13 +23,13 @@ class PassRateConfig(Section):
 
 
 def pass_rate(
-    model: str, problems: Sequence[Problem], box: Sandbox, cfg: PassRateConfig, device: str = "auto"
+    policy_cfg: PolicyConfig, problems: Sequence[Problem], box: Sandbox, cfg: PassRateConfig
 ) -> dict[str, float]:
     """pass@1 (the share of samples whose program passes every test), the share of problems with at
     least one passing sample, the mean pass fraction, and the share of well-formed completions."""
     from coder_rl.policy import load_policy
 
-    policy = load_policy(PolicyConfig(model=model, device=device))
+    policy = load_policy(policy_cfg)
     params = SamplingParams(
         n=cfg.samples, max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed
     )

@@ -44,8 +44,15 @@ class GRPOSection(Section):
     save_steps: int = Field(50, ge=1)
     bf16: bool = False
     gradient_checkpointing: bool = False
+    num_iterations: int = Field(1, ge=1, description="updates per batch of generations (μ)")
+    epsilon: float = Field(0.2, gt=0, description="clip range")
+    epsilon_high: float | None = Field(None, gt=0, description="DAPO's upper clip (clip-higher)")
+    mask_truncated_completions: bool = False
     use_vllm: bool = False
-    vllm_mode: str = "colocate"
+    vllm_mode: str = Field("colocate", pattern="^(colocate|server)$")
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="colocate: vLLM's share of the GPU")
+    vllm_tensor_parallel_size: int = Field(1, ge=1)
+    vllm_server_base_url: str | None = Field(None, description="server: a `trl vllm-serve` URL")
 
 
 class CodeReward:

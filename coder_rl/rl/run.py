@@ -7,6 +7,7 @@ one scalar per completion; PPO places each step's score at the token that closes
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -69,8 +70,10 @@ def load_prm(cfg: RLConfig) -> PRM | None:
 
     if not (Path(cfg.prm) / "config.json").is_file():
         raise UserError(f"prm: {cfg.prm} is not a model directory (train one with `coder-rl prm train`)")
-    gpu = cfg.device != "cpu" and torch.cuda.is_available()
-    return PRM(cfg.prm, device="cuda" if gpu else "cpu")
+    if cfg.device == "cpu" or not torch.cuda.is_available():
+        return PRM(cfg.prm, device="cpu")
+    # Under `accelerate launch` every rank scores its own completions on its own GPU.
+    return PRM(cfg.prm, device=f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
 
 
 def run_rl(cfg: RLConfig) -> RLResult:
