@@ -16,3 +16,6 @@ coder-rl tcg eval --config configs/tcg_eval_quickstart.yaml
 coder-rl mcts synthesize --config configs/mcts_quickstart.yaml
 coder-rl prm train --config configs/prm_quickstart.yaml
 coder-rl rl run --config configs/rl_quickstart.yaml
+coder-rl rl run --config configs/rl_ppo_quickstart.yaml
+coder-rl rl sft --config configs/rl_sft_quickstart.yaml
+coder-rl selfplay --config configs/selfplay_quickstart.yaml

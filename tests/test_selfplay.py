@@ -28,7 +28,11 @@ LOOP_KEYS = EVAL_KEYS | {"mcts_solve_rate", "correct_step_share", "prm_auc", "rl
 
 
 def tiny_config(policy: Path | str, run_dir: Path, iterations: int = 1) -> SelfPlayConfig:
-    """The smallest loop that still runs every stage for real (seeded, so the search is repeatable)."""
+    """The smallest loop that still runs every stage for real (seeded, so the search is repeatable).
+
+    The PRM holds no problem out: a random policy's search finds no correct step, so there is no AUC
+    to measure anyway, and with two problems a held-out one can be the only one the search left
+    trajectories for (about one sampling seed in four), which would leave the PRM nothing to train on."""
     return SelfPlayConfig(
         iterations=iterations,
         run_dir=str(run_dir),
@@ -38,7 +42,7 @@ def tiny_config(policy: Path | str, run_dir: Path, iterations: int = 1) -> SelfP
         warm_start=None,
         mcts={"mcts": {"rollouts": 2, "children": 2, "max_depth": 3}, "sampling": {"max_tokens": 32, "seed": 0},
               "sandbox": {"workers": 1}},
-        prm={"eval_fraction": 0.5, "trainer": {"max_steps": 1}},
+        prm={"eval_fraction": 0.0, "trainer": {"max_steps": 1}},
         rl={"sandbox": {"workers": 1},
             "grpo": {"max_steps": 1, "per_device_train_batch_size": 2, "num_generations": 2,
                      "max_completion_length": 16, "save_steps": 1}},
@@ -81,6 +85,14 @@ def read_jsonl(directory: Path) -> list[dict[str, Any]]:
     ]
 
 
+def saved_weights(trainer_dir: Path) -> dict[str, int]:
+    """Each checkpoint's weights file and when it was written."""
+    return {
+        str(p.relative_to(trainer_dir)): p.stat().st_mtime_ns
+        for p in trainer_dir.glob("checkpoint-*/model.*")
+    }
+
+
 @pytest.fixture(scope="module")
 def first_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """A 1-iteration loop interrupted right after its RL stage ran, then rerun to the end. What the
@@ -91,6 +103,8 @@ def first_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         run_selfplay(cfg, show_progress=False)
     state_after_interrupt = json.loads((run_dir / "selfplay.json").read_text())
     summary_after_interrupt = (run_dir / "summary.json").exists() or (run_dir / "summary.md").exists()
+    rl_dir = run_dir / "iter-1" / "rl"
+    checkpoints_at_interrupt = saved_weights(rl_dir)
     with watched_stages() as resumed:
         rows = run_selfplay(cfg, show_progress=False)
     return SimpleNamespace(
@@ -100,6 +114,8 @@ def first_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         interrupted=interrupted,
         state_after_interrupt=state_after_interrupt,
         summary_after_interrupt=summary_after_interrupt,
+        checkpoints_at_interrupt=checkpoints_at_interrupt,
+        checkpoints=saved_weights(rl_dir),
         resumed=resumed,
         rows=rows,
         state=json.loads((run_dir / "selfplay.json").read_text()),
@@ -175,7 +191,9 @@ def test_an_interrupted_stage_is_resumed_and_finished_stages_are_not_rerun(first
     assert "iter-1/rl" not in recorded and "iter-1/eval" not in recorded
     assert not first_run.summary_after_interrupt  # the run stopped before its summary
     assert counts(first_run.resumed) == dict(synthesize=0, prm=0, sft=0, rl=1, pass_rate=1)
-    # The rerun RL resumed from the trainer's own checkpoint and still reports what it trained on.
+    # The interrupted RL had saved its last step; the rerun resumed from it (no step trained twice)
+    # and still reports the reward it trained on.
+    assert first_run.checkpoints_at_interrupt and first_run.checkpoints == first_run.checkpoints_at_interrupt
     assert first_run.state["stages"]["iter-1/rl"]["reward"] is not None
     assert [set(row) for row in first_run.rows] == [EVAL_KEYS, LOOP_KEYS]
 

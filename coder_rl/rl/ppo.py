@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -206,6 +207,149 @@ def _models(cfg: RLConfig, checkpoint: Path | None, device: torch.device) -> tup
     return tokenizer, policy, ref, value
 
 
+def _autocast(cfg: RLConfig, device: torch.device) -> Any:
+    """bf16 is autocast over float32 weights, as in the HF Trainer; backward runs outside it."""
+    import torch
+
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.ppo.bf16)
+
+
+@dataclass
+class Rollout:
+    """One batch of sampled completions, their scores and per-token rewards."""
+
+    ids: torch.Tensor  # (batch, context + response): left-padded prompts, then the sampled tokens
+    mask: torch.Tensor  # attention mask over ids
+    response_mask: torch.Tensor  # (batch, response): 1 up to and including a completion's EOS
+    rewards: torch.Tensor  # (batch, response): dense rewards, before the KL penalty
+    context: int
+    outcomes: list[float]
+    scores: list[list[float]]
+    formats: list[float]
+    lengths: list[int]
+
+
+def _rollout(
+    policy: Any, tokenizer: Any, eos: set[int], box: Any, prm: Any, batch: list[Any], step: int, cfg: RLConfig,
+    device: torch.device,
+) -> Rollout:  # fmt: skip
+    """Sample one completion per problem and score it: the sandbox, the PRM and the format."""
+    import torch
+
+    enc = tokenizer([step_prompt(p, [], Action.DEFINE) for p in batch], return_tensors="pt", padding=True,
+                    padding_side="left").to(device)  # fmt: skip
+    context = enc.input_ids.shape[1]
+    with torch.no_grad(), _autocast(cfg, device):
+        ids = policy.generate(**enc, do_sample=True, temperature=cfg.ppo.temperature, top_k=0, top_p=1.0,
+                              max_new_tokens=cfg.ppo.max_completion_length,
+                              pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    # A completion runs to its first EOS, included: stopping is an action the policy takes.
+    response = ids[:, context:].tolist()
+    lengths = [next((i + 1 for i, t in enumerate(r) if t in eos), len(r)) for r in response]
+    own = [r[: n - (r[n - 1] in eos)] for r, n in zip(response, lengths, strict=True)]  # less the EOS
+    texts = [step_open(Action.DEFINE) + _decode(tokenizer, r) for r in own]
+    outcomes, scores = score_completions(box, prm.score_batch if prm else None, batch, texts, cfg.rewards)
+    formats = format_reward(texts)
+    rows = [dense_rewards(tokenizer, *args, step, cfg)
+            for args in zip(own, lengths, outcomes, scores, formats, strict=True)]  # fmt: skip
+    width = ids.shape[1] - context
+    response_mask = (
+        torch.arange(width, device=device)[None] < torch.tensor(lengths, device=device)[:, None]
+    ).float()
+    return Rollout(
+        ids=ids, mask=torch.cat([enc.attention_mask, response_mask.long()], dim=1), response_mask=response_mask,
+        rewards=torch.tensor([row + [0.0] * (width - len(row)) for row in rows], device=device), context=context,
+        outcomes=outcomes, scores=scores, formats=formats, lengths=lengths,
+    )  # fmt: skip
+
+
+def _update(
+    policy: Any, ref: Any, value: Any, optimizer: Any, params: list[Any], r: Rollout, step: int, cfg: RLConfig
+) -> dict[str, float]:
+    """The KL-shaped rewards, GAE, then `num_ppo_epochs` passes of clipped policy and value losses."""
+    import torch
+
+    ppo, m_all = cfg.ppo, r.response_mask
+    chunks = torch.arange(len(r.lengths)).split(ppo.mini_batch_size)
+    policy.eval()
+    value.eval()
+    with torch.no_grad(), _autocast(cfg, r.ids.device):
+        old_logp = torch.cat(
+            [_logprobs(policy, r.ids[i], r.mask[i], r.context, ppo.temperature) for i in chunks]
+        )
+        old_values = torch.cat([_values(value, r.ids[i], r.mask[i], r.context) for i in chunks]) * m_all
+        kl = torch.zeros_like(old_logp)
+        if ref is not None:
+            ref_logp = torch.cat(
+                [_logprobs(ref, r.ids[i], r.mask[i], r.context, ppo.temperature) for i in chunks]
+            )
+            kl = (old_logp - ref_logp) * m_all
+    shaped = r.rewards - ppo.kl_coef * kl
+    if ppo.whiten_rewards:
+        shaped = _whiten(shaped, m_all, shift_mean=False)
+    advantages, returns = gae(shaped, old_values, m_all, ppo.gamma, ppo.lam)
+    advantages = _whiten(advantages, m_all)
+
+    policy.train()
+    value.train()
+    stats: dict[str, list[float]] = {"policy/clipfrac": [], "loss/policy": [], "loss/value": []}
+    shuffle = torch.Generator().manual_seed(cfg.seed * 100_003 + step)
+    for _ in range(ppo.num_ppo_epochs):
+        for i in torch.randperm(len(r.lengths), generator=shuffle).split(ppo.mini_batch_size):
+            m, adv, ret, v_old = m_all[i], advantages[i], returns[i], old_values[i]
+            with _autocast(cfg, r.ids.device):
+                logp = _logprobs(policy, r.ids[i], r.mask[i], r.context, ppo.temperature)
+                v = _values(value, r.ids[i], r.mask[i], r.context)
+            v_clipped = v_old + (v - v_old).clamp(-ppo.cliprange_value, ppo.cliprange_value)
+            vf_loss = 0.5 * _masked_mean(torch.max((v - ret) ** 2, (v_clipped - ret) ** 2), m)
+            ratio = torch.exp(logp - old_logp[i])
+            pg_losses = -adv * ratio
+            pg_clipped = -adv * ratio.clamp(1 - ppo.cliprange, 1 + ppo.cliprange)
+            pg_loss = _masked_mean(torch.max(pg_losses, pg_clipped), m)
+            optimizer.zero_grad()
+            (pg_loss + ppo.vf_coef * vf_loss).backward()
+            torch.nn.utils.clip_grad_norm_(params, ppo.max_grad_norm)
+            optimizer.step()
+            stats["policy/clipfrac"].append(_masked_mean((pg_clipped > pg_losses).float(), m).item())
+            stats["loss/policy"].append(pg_loss.item())
+            stats["loss/value"].append(vf_loss.item())
+    return {"kl": kl.sum(1).mean().item(), **{k: sum(v) / len(v) for k, v in stats.items()}}
+
+
+def _log_entry(r: Rollout, update: dict[str, float], prm: Any, step: int, cfg: RLConfig) -> dict[str, float]:
+    flat, n = [x for s in r.scores for x in s], len(r.lengths)
+    return {
+        "reward": r.rewards.sum().item() / n,  # φ + format, before the KL penalty
+        "reward/outcome": sum(r.outcomes) / n,
+        "reward/pass_rate": sum(o == 1.0 for o in r.outcomes) / n,
+        **({"reward/process": sum(flat) / len(flat)} if prm and flat else {}),
+        "reward/format": sum(r.formats) / n,
+        "reward/alpha": alpha(step, cfg.rewards),
+        **update,
+        "completion_length": sum(r.lengths) / n,
+    }
+
+
+def _save_checkpoint(
+    path: Path,
+    policy: Any,
+    tokenizer: Any,
+    value: Any,
+    optimizer: Any,
+    done: int,
+    log_history: list[dict[str, Any]],
+) -> None:
+    import torch
+
+    policy.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    torch.save(value.state_dict(), path / "value.pt")
+    torch.save(optimizer.state_dict(), path / "optimizer.pt")
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    torch.save({"cpu": torch.get_rng_state(), "cuda": cuda}, path / "rng.pt")
+    (path / "state.json").write_text(json.dumps({"step": done, "log_history": log_history}))  # last: complete
+
+
 def run_ppo(cfg: RLConfig) -> RLResult:
     """Train with PPO, resuming from the last checkpoint in output_dir; the model ends in output_dir/final."""
     import torch
@@ -240,110 +384,23 @@ def run_ppo(cfg: RLConfig) -> RLResult:
     eos = policy.generation_config.eos_token_id
     eos = set(eos if isinstance(eos, list) else [eos if eos is not None else tokenizer.eos_token_id])
     prm = load_prm(cfg)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=ppo.bf16)
 
     with open_sandbox(cfg.sandbox) as box, SummaryWriter(str(out / "runs")) as writer:
         for step in range(state["step"], ppo.max_steps):
-            # ---- rollouts: one completion per problem, scored by the sandbox, the PRM and the format
             batch = [problems[i] for i in batch_indices(len(problems), ppo.batch_size, step, cfg.seed)]
-            prompts = [step_prompt(p, [], Action.DEFINE) for p in batch]
-            enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left").to(device)
-            context = enc.input_ids.shape[1]
-            policy.eval()
-            value.eval()
-            with torch.no_grad(), autocast:
-                ids = policy.generate(**enc, do_sample=True, temperature=ppo.temperature, top_k=0, top_p=1.0,
-                                      max_new_tokens=ppo.max_completion_length,
-                                      pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-            # A completion runs to its first EOS, included: stopping is an action the policy takes.
-            response = ids[:, context:].tolist()
-            lengths = [next((i + 1 for i, t in enumerate(r) if t in eos), len(r)) for r in response]
-            own = [r[: n - (r[n - 1] in eos)] for r, n in zip(response, lengths, strict=True)]  # less the EOS
-            texts = [step_open(Action.DEFINE) + _decode(tokenizer, r) for r in own]
-            outcomes, scores = score_completions(
-                box, prm.score_batch if prm else None, batch, texts, cfg.rewards
-            )
-            formats = format_reward(texts)
-            rows = [dense_rewards(tokenizer, *args, step, cfg)
-                    for args in zip(own, lengths, outcomes, scores, formats, strict=True)]  # fmt: skip
-            width = ids.shape[1] - context
-            rewards = torch.tensor([row + [0.0] * (width - len(row)) for row in rows], device=device)
-            resp_mask = (
-                torch.arange(width, device=device)[None] < torch.tensor(lengths, device=device)[:, None]
-            ).float()
-            mask = torch.cat([enc.attention_mask, resp_mask.long()], dim=1)
-
-            # ---- the rollout's log-probabilities and values, the KL penalty, advantages
-            chunks = torch.arange(len(batch)).split(ppo.mini_batch_size)
-            with torch.no_grad(), autocast:
-                old_logp = torch.cat(
-                    [_logprobs(policy, ids[i], mask[i], context, ppo.temperature) for i in chunks]
-                )
-                old_values = torch.cat([_values(value, ids[i], mask[i], context) for i in chunks]) * resp_mask
-                kl = torch.zeros_like(old_logp)
-                if ref is not None:
-                    ref_logp = torch.cat(
-                        [_logprobs(ref, ids[i], mask[i], context, ppo.temperature) for i in chunks]
-                    )
-                    kl = (old_logp - ref_logp) * resp_mask
-            shaped = rewards - ppo.kl_coef * kl
-            if ppo.whiten_rewards:
-                shaped = _whiten(shaped, resp_mask, shift_mean=False)
-            advantages, returns = gae(shaped, old_values, resp_mask, ppo.gamma, ppo.lam)
-            advantages = _whiten(advantages, resp_mask)
-
-            # ---- PPO epochs over shuffled mini-batches: clipped policy and value losses
-            policy.train()
-            value.train()
-            stats: dict[str, list[float]] = {"policy/clipfrac": [], "loss/policy": [], "loss/value": []}
-            shuffle = torch.Generator().manual_seed(cfg.seed * 100_003 + step)
-            for _ in range(ppo.num_ppo_epochs):
-                for i in torch.randperm(len(batch), generator=shuffle).split(ppo.mini_batch_size):
-                    m, adv, ret, v_old = resp_mask[i], advantages[i], returns[i], old_values[i]
-                    with autocast:
-                        logp = _logprobs(policy, ids[i], mask[i], context, ppo.temperature)
-                        v = _values(value, ids[i], mask[i], context)
-                    v_clipped = v_old + (v - v_old).clamp(-ppo.cliprange_value, ppo.cliprange_value)
-                    vf_loss = 0.5 * _masked_mean(torch.max((v - ret) ** 2, (v_clipped - ret) ** 2), m)
-                    ratio = torch.exp(logp - old_logp[i])
-                    pg_losses = -adv * ratio
-                    pg_clipped = -adv * ratio.clamp(1 - ppo.cliprange, 1 + ppo.cliprange)
-                    pg_loss = _masked_mean(torch.max(pg_losses, pg_clipped), m)
-                    optimizer.zero_grad()
-                    (pg_loss + ppo.vf_coef * vf_loss).backward()
-                    torch.nn.utils.clip_grad_norm_(params, ppo.max_grad_norm)
-                    optimizer.step()
-                    stats["policy/clipfrac"].append(_masked_mean((pg_clipped > pg_losses).float(), m).item())
-                    stats["loss/policy"].append(pg_loss.item())
-                    stats["loss/value"].append(vf_loss.item())
-
-            # ---- log and checkpoint
-            done, flat = step + 1, [x for s in scores for x in s]
+            rollout = _rollout(policy, tokenizer, eos, box, prm, batch, step, cfg, device)
+            update = _update(policy, ref, value, optimizer, params, rollout, step, cfg)
+            done = step + 1
             if done % ppo.logging_steps == 0 or done == ppo.max_steps:
-                entry = {
-                    "reward": sum(map(sum, rows)) / len(rows),  # φ + format, before the KL penalty
-                    "reward/outcome": sum(outcomes) / len(outcomes),
-                    "reward/pass_rate": sum(o == 1.0 for o in outcomes) / len(outcomes),
-                    **({"reward/process": sum(flat) / len(flat)} if prm and flat else {}),
-                    "reward/format": sum(formats) / len(formats),
-                    "reward/alpha": alpha(step, cfg.rewards),
-                    "kl": kl.sum(1).mean().item(),
-                    **{k: sum(v) / len(v) for k, v in stats.items()},
-                    "completion_length": sum(lengths) / len(lengths),
-                }
+                entry = _log_entry(rollout, update, prm, step, cfg)
                 for key, val in entry.items():
                     writer.add_scalar(key, val, done)
                 print(f"ppo {done}/{ppo.max_steps} " + " ".join(f"{k}={v:.4g}" for k, v in entry.items()))
                 log_history.append({**entry, "step": done})
             if done % ppo.save_steps == 0 or done == ppo.max_steps:
-                path = out / f"checkpoint-{done}"
-                policy.save_pretrained(path)
-                tokenizer.save_pretrained(path)
-                torch.save(value.state_dict(), path / "value.pt")
-                torch.save(optimizer.state_dict(), path / "optimizer.pt")
-                cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-                torch.save({"cpu": torch.get_rng_state(), "cuda": cuda}, path / "rng.pt")
-                (path / "state.json").write_text(json.dumps({"step": done, "log_history": log_history}))
+                _save_checkpoint(
+                    out / f"checkpoint-{done}", policy, tokenizer, value, optimizer, done, log_history
+                )
     policy.save_pretrained(final)
     tokenizer.save_pretrained(final)
     return RLResult(final, log_history)
