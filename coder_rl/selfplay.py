@@ -66,11 +66,12 @@ class SelfPlay:
         if self.path.exists():
             try:
                 self.state = json.loads(self.path.read_text())
-            except ValueError:
+                assert isinstance(self.state, dict)
+            except (ValueError, AssertionError):
                 raise UserError(
-                    f"{self.path} is damaged (not JSON); remove it or use another run_dir"
+                    f"{self.path} is damaged (not a state file); remove it or use another run_dir"
                 ) from None
-            if not isinstance(self.state, dict) or self.state.get("settings") != settings:
+            if self.state.get("settings") != settings:
                 raise UserError(
                     f"{self.dir} was run with other settings ({self.path}); only iterations may change: "
                     "use another run_dir"

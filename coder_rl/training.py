@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from pydantic import Field
 
 from coder_rl.config import Section
@@ -22,3 +25,20 @@ class StageSection(Section):
     save_total_limit: int = Field(2, ge=1)
     bf16: bool = False
     gradient_checkpointing: bool = False
+
+
+def train_resuming(trainer: Any, out: Path) -> None:
+    """Train, resuming from the last checkpoint in `out`. A checkpoint that already reached max_steps is
+    loaded instead: transformers' Trainer would run one more step past it before checking the limit."""
+    from transformers import TrainerState
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoint = get_last_checkpoint(str(out)) if out.exists() else None
+    if checkpoint:
+        print(f"resuming from {checkpoint}")
+        state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+        if 0 < trainer.args.max_steps <= state.global_step:
+            trainer._load_from_checkpoint(checkpoint)
+            trainer.state = state
+            return
+    trainer.train(resume_from_checkpoint=checkpoint)

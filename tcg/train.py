@@ -23,7 +23,7 @@ from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.execution import SandboxConfig, open_sandbox
 from coder_rl.policy.base import PolicyConfig
-from coder_rl.training import StageSection
+from coder_rl.training import StageSection, train_resuming
 from tcg.data import sft_examples, usable_cases
 from tcg.generate import SuiteSamplingParams, sample_cases, sample_tests
 from tcg.pairs import PairSource, build_pairs
@@ -268,12 +268,8 @@ def _quantization(lora: LoraSection) -> Any:
 def _train_and_save(
     trainer: Any, stage: str, stage_dir: Path, examples: int, cfg: TCGTrainConfig, base_model: str
 ) -> StageResult:
-    from transformers.trainer_utils import get_last_checkpoint
 
-    checkpoint = get_last_checkpoint(str(stage_dir)) if stage_dir.exists() else None
-    if checkpoint:
-        print(f"{stage}: resuming from {checkpoint}")
-    trainer.train(resume_from_checkpoint=checkpoint)
+    train_resuming(trainer, stage_dir)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     final = stage_dir / "final"
     tmp = stage_dir / "final.tmp"

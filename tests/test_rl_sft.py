@@ -35,13 +35,12 @@ def test_nothing_solved_is_one_line(tmp_path):
 
 
 def test_a_trajectory_becomes_the_prompts_that_rl_and_the_search_give():
-    stated = "### Problem\nDouble n.\n\n### Steps\n"
+    problem = Problem(id="p", question="Double n.", tests=[])
+    stated = problem_prompt(problem)  # as exported trajectories hold the problem
     steps = [Step(Action.DEFINE, "double n"), Step(Action.REFINE, "read, multiply"),
              Step(Action.GENERATE, "```python\nprint(2 * int(input()))\n```")]  # fmt: skip
     text = format_steps(steps)
     examples = trajectory_examples(stated, text)
-    problem = Problem(id="p", question="Double n.", tests=[])
-    assert problem_prompt(problem) == stated
     # the whole trajectory after RL's prompt, which ends inside the first step's opening delimiter
     assert examples[0] == {"prompt": step_prompt(problem, [], Action.DEFINE), "completion": text[len(step_open(Action.DEFINE)):]}  # fmt: skip
     # then each later step after the prompt the tree search gives for it

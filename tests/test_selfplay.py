@@ -173,6 +173,7 @@ def test_one_iteration_writes_every_artifact_and_a_consistent_summary(first_run)
     assert search.policy.model == first_run.policy and search.output.dir == str(here / "mcts")
     prm = first_run.interrupted["_prm"][0][0]
     assert prm.model == first_run.policy and prm.trajectories == str(here / "mcts")
+    assert prm.output_dir == str(here / "prm")
     assert stages["iter-1/prm"]["model"] == str(here / "prm" / "final")
     rl = first_run.resumed["_rl"][0][0]
     assert rl.prm == str(here / "prm" / "final")
@@ -191,11 +192,16 @@ def test_an_interrupted_stage_is_resumed_and_finished_stages_are_not_rerun(first
     assert "iter-1/rl" not in recorded and "iter-1/eval" not in recorded
     assert not first_run.summary_after_interrupt  # the run stopped before its summary
     assert counts(first_run.resumed) == dict(synthesize=0, prm=0, sft=0, rl=1, pass_rate=1)
-    # The interrupted RL had saved its last step; the rerun resumed from it (no step trained twice)
-    # and still reports the reward it trained on.
-    assert first_run.checkpoints_at_interrupt and first_run.checkpoints == first_run.checkpoints_at_interrupt
+    assert "checkpoint-1/model.safetensors" in first_run.checkpoints_at_interrupt
+    # The rerun RL resumed from the trainer's checkpoint and still reports the reward it trained on.
     assert first_run.state["stages"]["iter-1/rl"]["reward"] is not None
     assert [set(row) for row in first_run.rows] == [EVAL_KEYS, LOOP_KEYS]
+
+
+@pytest.mark.slow
+def test_a_resumed_stage_trains_no_step_twice(first_run):
+    """The interrupted RL had saved its last step; resuming from it trains nothing more."""
+    assert first_run.checkpoints == first_run.checkpoints_at_interrupt
 
 
 @pytest.mark.slow
@@ -259,7 +265,7 @@ def test_summary_table_renders_markdown():
          "rl_pass_rate": None},
     ]  # fmt: skip
     assert summary_table(rows) == (
-        "| iteration | pass@1 | solved | format | MCTS solve rate | correct steps | PRM AUC | RL reward | RL pass rate |\n"
+        "| iter | pass@1 | solved | format | MCTS solve rate | correct steps | PRM AUC | RL reward | RL pass rate |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
         "| 0 | 0.250 | 0.500 | 1.000 | – | – | – | – | – |\n"
         "| 1 | 0.500 | 1.000 | 0.750 | 0.500 | 0.125 | n/a | 0.123 | n/a |\n"

@@ -26,7 +26,7 @@ from pydantic import Field
 from coder_rl.config import Section
 from coder_rl.errors import UserError
 from coder_rl.prm.model import Aggregation, aggregate, build_input, prepare_tokenizer, step_scores
-from coder_rl.training import StageSection
+from coder_rl.training import StageSection, train_resuming
 from pseudocode import Step
 
 
@@ -90,6 +90,10 @@ def split_problems(
     training, evaluation = [], []
     for record in records:
         (evaluation if held_out(record["problem_id"], fraction, seed) else training).append(record)
+    if evaluation and not training:  # a few problems, all drawn out: the first one trains instead
+        first = evaluation[0]["problem_id"]
+        training = [r for r in evaluation if r["problem_id"] == first]
+        evaluation = [r for r in evaluation if r["problem_id"] != first]
     return training, evaluation
 
 
@@ -281,7 +285,6 @@ class PRMResult:
 
 def run_prm_train(cfg: PRMTrainConfig) -> PRMResult:
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
 
     records = read_trajectories(Path(cfg.trajectories))
     training, evaluation = split_problems(records, cfg.eval_fraction, cfg.seed)
@@ -321,8 +324,7 @@ def run_prm_train(cfg: PRMTrainConfig) -> PRMResult:
         train_dataset=rows + pair_rows,  # a plain list: the two kinds of rows share no columns
         data_collator=partial(_collate, pad_id=tokenizer.pad_token_id or 0),
     )
-    checkpoint = get_last_checkpoint(str(out)) if out.exists() else None
-    trainer.train(resume_from_checkpoint=checkpoint)
+    train_resuming(trainer, out)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     final = out / "final"
     trainer.model.save_pretrained(str(final))

@@ -19,6 +19,7 @@ from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from coder_rl.execution import open_sandbox
 from coder_rl.rl.rewards import alpha, combined, format_reward, score_completions
+from coder_rl.training import train_resuming
 from pseudocode import Action, step_prompt
 from pseudocode.steps import step_open
 from sandbox import Sandbox
@@ -50,7 +51,9 @@ class GRPOSection(Section):
     mask_truncated_completions: bool = False
     use_vllm: bool = False
     vllm_mode: str = Field("colocate", pattern="^(colocate|server)$")
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="colocate: vLLM's share of the GPU")
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, le=1, description="colocate: vLLM's share of the GPU"
+    )
     vllm_tensor_parallel_size: int = Field(1, ge=1)
     vllm_server_base_url: str | None = Field(None, description="server: a `trl vllm-serve` URL")
 
@@ -92,7 +95,6 @@ def format_ok(completions: list[str], **_: Any) -> list[float]:
 def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
     """Train, resuming from the last checkpoint. `extra_rewards` is for tests (weight 1 each)."""
     from datasets import Dataset
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import GRPOConfig, GRPOTrainer
 
     from coder_rl.rl.run import RLResult, load_prm, rewarded_problems
@@ -120,8 +122,7 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
             args=args,
             train_dataset=dataset,
         )
-        checkpoint = get_last_checkpoint(str(out)) if out.exists() else None
-        trainer.train(resume_from_checkpoint=checkpoint)
+        train_resuming(trainer, out)
     final = out / "final"
     trainer.save_model(str(final))
     return RLResult(final, trainer.state.log_history)

@@ -23,7 +23,7 @@ from coder_rl.config import Section
 from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
-from coder_rl.training import StageSection
+from coder_rl.training import StageSection, train_resuming
 from pseudocode import Action, Step, parse_steps, step_prompt
 from pseudocode.prompts import problem_prompt
 from pseudocode.steps import format_step, step_open
@@ -126,7 +126,6 @@ def read_examples(cfg: PolicySFTConfig) -> list[dict[str, str]]:
 def run_policy_sft(cfg: PolicySFTConfig) -> tuple[Path, list[float]]:
     """Train; return the final model's directory and the logged losses."""
     from datasets import Dataset
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
     rows: list[dict[str, Any]] = read_examples(cfg)
@@ -141,7 +140,7 @@ def run_policy_sft(cfg: PolicySFTConfig) -> tuple[Path, list[float]]:
         use_cpu=cfg.device == "cpu",
     )
     trainer = SFTTrainer(model=cfg.model, args=args, train_dataset=Dataset.from_list(rows))
-    trainer.train(resume_from_checkpoint=get_last_checkpoint(str(out)) if out.exists() else None)
+    train_resuming(trainer, out)
     final = out / "final"
     trainer.save_model(str(final))
     trainer.processing_class.save_pretrained(str(final))
