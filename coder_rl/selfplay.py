@@ -8,7 +8,8 @@
 Everything lives in one run directory, an iteration per folder (`iter-1/mcts`, `iter-1/prm`, ...).
 `selfplay.json` records each finished stage; a rerun skips them and resumes the stage in flight from
 its own checkpoints (MCTS shards, trainer checkpoints), so an interruption at any point loses little.
-A rerun with more `iterations` extends the loop; any other change of settings is refused.
+A rerun with more `iterations` extends the loop; any other change of settings is refused (but for
+`stage_processes`, which changes how stages run, not what they compute).
 
 The loop sets each stage's model, data and directories; those keys in the stage sections are ignored.
 """
@@ -54,6 +55,9 @@ class SelfPlayConfig(Section):
     rl: RLConfig = RLConfig()
     eval: PassRateConfig = PassRateConfig()
     device: str = "auto"
+    stage_processes: bool = Field(
+        False, description="run each stage in a fresh process: it hands all its GPU memory back when it ends"
+    )
 
 
 class SelfPlay:
@@ -62,7 +66,7 @@ class SelfPlay:
     def __init__(self, cfg: SelfPlayConfig) -> None:
         self.cfg, self.dir = cfg, Path(cfg.run_dir)
         self.path = self.dir / "selfplay.json"
-        settings = cfg.model_dump(mode="json", exclude={"iterations"})
+        settings = cfg.model_dump(mode="json", exclude={"iterations", "stage_processes"})
         if self.path.exists():
             try:
                 self.state = json.loads(self.path.read_text())
@@ -85,9 +89,21 @@ class SelfPlay:
         """`run(*args)` once: its result is recorded when it returns, and read back on every later call."""
         if key not in self.state["stages"]:
             print(f"selfplay: {key}", flush=True)
-            self.state["stages"][key] = run(*args)
+            self.state["stages"][key] = (
+                self._in_fresh_process(run, *args) if self.cfg.stage_processes else run(*args)
+            )
             self._save()
         return self.state["stages"][key]
+
+    @staticmethod
+    def _in_fresh_process(run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        """A vLLM engine or a trainer may keep GPU memory after its stage returns (caches, reference
+        cycles); a process that ends returns all of it before the next stage loads its models."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(run, *args).result()
 
     def _save(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")

@@ -29,7 +29,8 @@ class StageSection(Section):
 
 def train_resuming(trainer: Any, out: Path) -> None:
     """Train, resuming from the last checkpoint in `out`. A checkpoint that already reached max_steps is
-    loaded instead: transformers' Trainer would run one more step past it before checking the limit."""
+    loaded instead: transformers' Trainer would run one more step past it before checking the limit.
+    (Not under DeepSpeed or FSDP, whose engines only `train` sets up: there the extra step is the price.)"""
     from transformers import TrainerState
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -37,7 +38,8 @@ def train_resuming(trainer: Any, out: Path) -> None:
     if checkpoint:
         print(f"resuming from {checkpoint}")
         state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
-        if 0 < trainer.args.max_steps <= state.global_step:
+        sharded = trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled
+        if 0 < trainer.args.max_steps <= state.global_step and not sharded:
             trainer._load_from_checkpoint(checkpoint)
             trainer.state = state
             return

@@ -7,8 +7,9 @@ same run, then the seconds per step of GRPO and PPO with the tiny model.
   with a wrong program), as one sandbox batch (`outcome_rewards`, what GRPO's reward function calls),
   against the naive way: one `python` subprocess per test, one completion after another;
 - PRM: step scores of `--completions` 3-step trajectories in batches of 8, against one at a time;
-- GRPO and PPO: `--steps` steps each, 4 prompts x 4 completions of at most 64 tokens (no baseline:
-  the figure is the cost of a step on this machine, for scale).
+- GRPO and PPO: `--steps` steps each, 4 completions of at most 64 tokens per step (GRPO: 1 prompt x
+  4, PPO: 4 prompts x 1), model loading included (no baseline: the figure is the cost of a step on
+  this machine, for scale).
 
 Prints a Markdown table (the figures in the README come from it).
 """
@@ -129,7 +130,7 @@ def bench_prm(model: str, count: int, work: Path) -> list[tuple[str, str, str]]:
     slow = time.perf_counter() - start
     return [
         (f"PRM step scores, {count} trajectories of 3 steps, batches of 8", f"{count / fast:.1f} trajectories/s", ""),
-        ("baseline: one trajectory per forward pass", f"{count / slow:.1f} trajectories/s", f"{fast and slow / fast:.1f}x slower"),
+        ("baseline: one trajectory per forward pass", f"{count / slow:.1f} trajectories/s", f"{slow / fast:.1f}x slower"),
     ]  # fmt: skip
 
 

@@ -115,6 +115,7 @@ def pairwise_run(tiny_model_dir, tmp_path_factory):
         eval_fraction=0.25,
         pairwise_weight=1.0,
         rerank_aggregation="last",  # the programs differ in their last step only
+        max_length=1536,
         device="cpu",
         trainer={
             "max_steps": 20,
@@ -132,7 +133,8 @@ def test_the_pairwise_loss_ranks_the_better_sibling_first(pairwise_run):
     pairs = sibling_pairs(training, cfg.pairwise_gap)
     assert len(pairs) == 2 * len({r["problem_id"] for r in training}) == result.train_pairs > 0
     assert json.loads((Path(cfg.output_dir) / "report.json").read_text())["train_pairs"] == result.train_pairs
-    prm = PRM(str(result.model_dir), max_length=cfg.max_length)
+    prm = PRM(str(result.model_dir))  # scores with the max_length it was trained with (prm.json)
+    assert prm.max_length == cfg.max_length != 2048
     for pair in pairs:
         better, worse = prm.score(pair.prompt, pair.better), prm.score(pair.prompt, pair.worse)
         assert better[-1] > worse[-1], (pair, better, worse)

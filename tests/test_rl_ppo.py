@@ -13,6 +13,7 @@ from coder_rl.rl.ppo import (
     dense_rewards,
     gae,
     run_ppo,
+    sampling,
     token_positions,
     token_rewards,
 )
@@ -190,12 +191,12 @@ def test_logprobs_of_a_left_padded_batch_are_what_generate_sampled_from(tiny_mod
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    # A generation_config like Qwen's Instruct models ship: run_ppo's sampling settings must undo it.
+    model.generation_config.update(repetition_penalty=1.3, top_k=20, top_p=0.8, no_repeat_ngram_size=2)
     enc = tokenizer(["def f(x):\n    return", "x"], return_tensors="pt", padding=True, padding_side="left")
     assert not enc.attention_mask.all()
     torch.manual_seed(0)
-    # As run_ppo samples: temperature alone (no top-k/top-p, no min length), so the scores are logits / T.
-    out = model.generate(**enc, do_sample=True, temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=8,
-                         pad_token_id=tokenizer.pad_token_id, output_scores=True,
+    out = model.generate(**enc, **sampling(0.7, 8), pad_token_id=tokenizer.pad_token_id, output_scores=True,
                          return_dict_in_generate=True)  # fmt: skip
     context = enc.input_ids.shape[1]
     sampled = out.sequences[:, context:]
@@ -215,10 +216,16 @@ def test_logprobs_of_a_left_padded_batch_are_what_generate_sampled_from(tiny_mod
 @pytest.mark.slow
 def test_a_ppo_update_changes_the_weights_saves_and_resumes(tiny_model_dir, tmp_path, monkeypatch):
     from safetensors.torch import load_file
+    from transformers import GenerationMixin
 
     import coder_rl.rl.ppo as ppo
 
     steps_run: list[int] = []
+    generating_in_train_mode: list[bool] = []
+    generate = GenerationMixin.generate
+    monkeypatch.setattr(
+        GenerationMixin, "generate", lambda self, *a, **k: generating_in_train_mode.append(self.training) or generate(self, *a, **k)
+    )  # fmt: skip
     original = ppo.batch_indices
     monkeypatch.setattr(
         ppo, "batch_indices", lambda n, b, step, seed: steps_run.append(step) or original(n, b, step, seed)
@@ -229,7 +236,8 @@ def test_a_ppo_update_changes_the_weights_saves_and_resumes(tiny_model_dir, tmp_
             algorithm="ppo", data={"dataset": "sample", "limit": 2}, model=str(tiny_model_dir),
             output_dir=str(tmp_path), device="cpu", sandbox={"workers": 2},
             ppo={"max_steps": max_steps, "batch_size": 2, "mini_batch_size": 2, "num_ppo_epochs": 1,
-                 "max_completion_length": 12, "learning_rate": 1e-2, "save_steps": 1},
+                 "max_completion_length": 12, "learning_rate": 1e-2, "save_steps": 1, "save_total_limit": 2,
+                 "gradient_checkpointing": True},
         )  # fmt: skip
 
     result = run_ppo(config(1))
@@ -254,3 +262,8 @@ def test_a_ppo_update_changes_the_weights_saves_and_resumes(tiny_model_dir, tmp_
     # Finished: a rerun does nothing and returns the same.
     again = run_ppo(config(2))
     assert steps_run == [0, 1] and again.log_history == result.log_history
+    # A third step: only the newest save_total_limit checkpoints stay.
+    run_ppo(config(3))
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+    # Every rollout sampled in eval mode (in train mode gradient checkpointing turns the KV cache off).
+    assert generating_in_train_mode == [False, False, False]

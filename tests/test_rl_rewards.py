@@ -59,3 +59,31 @@ def test_alpha_schedules_match_their_formulas(t):
     assert alpha(t, linear) == pytest.approx(0.2 + 0.8 * progress)
     assert alpha(t, cosine) == pytest.approx(0.2 + 0.8 * (1 - math.cos(math.pi * progress)) / 2)
     assert alpha(t, RewardConfig(alpha_schedule="constant", alpha_start=0.7)) == 0.7
+
+
+def test_tcg_reward_tests_are_written_once_and_pooled_after_the_datasets(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    """tests.source=both: the dataset's tests, then the TCG's (here an untrained model's, whatever parses);
+    they are cached in output_dir, so a resume or another rank rewards the same tests."""
+    import coder_rl.rl.run as run
+    from coder_rl.data import DataConfig, load_problems
+    from coder_rl.errors import UserError
+    from coder_rl.rl import RLConfig
+
+    calls = []
+    real = run.with_reward_tests
+    monkeypatch.setattr(run, "with_reward_tests", lambda *a: calls.append(a) or real(*a))
+    cfg = RLConfig(
+        data={"dataset": "sample", "limit": 2}, output_dir=str(tmp_path), device="cpu",
+        tests={"source": "both", "tcg_model": str(tiny_model_dir), "samples": 1, "max_tokens": 32},
+    )  # fmt: skip
+    first = run.rewarded_problems(cfg)
+    own = load_problems(DataConfig(dataset="sample", limit=2)).problems
+    assert [p.tests[: len(o.tests)] for p, o in zip(first, own, strict=True)] == [o.tests for o in own]
+    assert (tmp_path / "reward_tests.json").is_file() and len(calls) == 1
+    assert run.rewarded_problems(cfg) == first and len(calls) == 1  # read back, not generated again
+    with pytest.raises(UserError, match="give tests.tcg_model"):
+        run.rewarded_problems(
+            cfg.model_copy(update={"tests": cfg.tests.model_copy(update={"tcg_model": None})})
+        )

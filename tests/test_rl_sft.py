@@ -14,6 +14,7 @@ from tests.test_cli import assert_one_line_error, run
 
 def test_warm_start_lowers_the_loss(tiny_model_dir, tmp_path):
     (tmp_path / "mcts" / "correct").mkdir(parents=True)
+    (tmp_path / "mcts" / "manifest.json").write_text('{"settings": {}, "shards": []}')
     steps = [
         Step(Action.DEFINE, "double n"),
         Step(Action.GENERATE, "```python\nprint(2 * int(input()))\n```"),
@@ -30,6 +31,10 @@ def test_warm_start_lowers_the_loss(tiny_model_dir, tmp_path):
 
 
 def test_nothing_solved_is_one_line(tmp_path):
+    assert_one_line_error(
+        run("rl", "sft", "--synthesized", str(tmp_path)), "is not an `mcts synthesize` output"
+    )
+    (tmp_path / "manifest.json").write_text('{"settings": {}, "shards": []}')
     (tmp_path / "correct").mkdir()
     assert_one_line_error(run("rl", "sft", "--synthesized", str(tmp_path)), "the search solved nothing there")
 

@@ -279,3 +279,20 @@ def test_cli_errors_and_help(tmp_path):
     assert_one_line_error(refused, f"{tmp_path} was run with other settings")
     helped = run("selfplay", "--help")
     assert helped.returncode == 0 and "--iterations" in helped.stdout
+
+
+def pid_stage() -> dict[str, int]:
+    """A stage that says which process ran it (module level: a spawned process imports it by name)."""
+    import os
+
+    return {"pid": os.getpid()}
+
+
+def test_stage_processes_run_each_stage_in_a_fresh_process(tmp_path):
+    import os
+
+    cfg = tiny_config("runs/tiny-model", tmp_path / "run").model_copy(update={"stage_processes": True})
+    loop = SelfPlay(cfg)
+    ran = loop.stage("probe", pid_stage)
+    assert ran["pid"] != os.getpid()
+    assert SelfPlay(cfg).stage("probe", pid_stage) == ran  # recorded: not run again

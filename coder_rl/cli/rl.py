@@ -1,4 +1,4 @@
-"""`coder-rl rl run`: GRPO with outcome + process rewards."""
+"""`coder-rl rl run` (GRPO or PPO with outcome + process rewards) and `coder-rl rl sft` (the warm start)."""
 
 from __future__ import annotations
 

@@ -9,13 +9,16 @@ text merged with the characters before it). At each tag the model's logits over 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pseudocode import Step, format_steps
 
 STEP_TAG = "<|step|>"
+PRM_SETTINGS = "prm.json"  # beside a trained PRM's weights: what scoring must repeat from training
 GOOD, BAD = "+", "-"
 Aggregation = Literal["min", "last", "product", "mean"]
 
@@ -82,10 +85,15 @@ class PRM:
     """A trained PRM, loaded by path: `PRM(path).score(problem_prompt, steps)`."""
 
     def __init__(
-        self, model_path: str, device: str = "cpu", max_length: int = 2048, batch_size: int = 8
+        self, model_path: str, device: str = "cpu", max_length: int | None = None, batch_size: int = 8
     ) -> None:
+        """`max_length` defaults to the one the PRM was trained with (`prm.json` beside its weights)."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if max_length is None:
+            settings = Path(model_path) / PRM_SETTINGS
+            max_length = json.loads(settings.read_text())["max_length"] if settings.is_file() else 2048
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.tag_id, self.good_id, self.bad_id = prepare_tokenizer(self.tokenizer)

@@ -25,7 +25,14 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.errors import UserError
-from coder_rl.prm.model import Aggregation, aggregate, build_input, prepare_tokenizer, step_scores
+from coder_rl.prm.model import (
+    PRM_SETTINGS,
+    Aggregation,
+    aggregate,
+    build_input,
+    prepare_tokenizer,
+    step_scores,
+)
 from coder_rl.training import StageSection, train_resuming
 from pseudocode import Step
 
@@ -284,6 +291,7 @@ class PRMResult:
 
 
 def run_prm_train(cfg: PRMTrainConfig) -> PRMResult:
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
     records = read_trajectories(Path(cfg.trajectories))
@@ -295,7 +303,9 @@ def run_prm_train(cfg: PRMTrainConfig) -> PRMResult:
         raise UserError("no trajectory left to train on (all held out, or none fits max_length)")
     pairs = sibling_pairs(training, cfg.pairwise_gap) if cfg.pairwise_weight else []
     pair_rows = [row for pair in pairs if (row := _pair_row(tokenizer, pair, tag_id, cfg.max_length))]
-    model = AutoModelForCausalLM.from_pretrained(cfg.model)
+    # float32 weights, whatever the checkpoint holds: bf16 (`trainer.bf16`) is autocast, since AdamW's
+    # small updates round away on bf16 weights.
+    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32)
     model.resize_token_embeddings(len(tokenizer))
     out = Path(cfg.output_dir)
     settings = cfg.trainer.model_dump(exclude={"max_length"})  # the PRM's own max_length applies
@@ -323,26 +333,33 @@ def run_prm_train(cfg: PRMTrainConfig) -> PRMResult:
         args=args,
         train_dataset=rows + pair_rows,  # a plain list: the two kinds of rows share no columns
         data_collator=partial(_collate, pad_id=tokenizer.pad_token_id or 0),
+        processing_class=tokenizer,
     )
     train_resuming(trainer, out)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     final = out / "final"
-    trainer.model.save_pretrained(str(final))
-    tokenizer.save_pretrained(str(final))
+    trainer.save_model(str(final))  # every process calls it; the main one writes
+    train_steps, train_pairs = sum(len(r["tags"]) for r in rows), len(pair_rows)
+    first, last = (losses[0], losses[-1]) if losses else (None, None)
+    if not trainer.is_world_process_zero():  # under `accelerate launch`: the main process evaluates
+        return PRMResult(final, train_steps, train_pairs, 0, first, last, None, None)
+    (final / PRM_SETTINGS).write_text(json.dumps({"max_length": cfg.max_length}))  # read by PRM(path)
     held_scores = _held_out_scores(model, tokenizer, evaluation, (tag_id, good_id, bad_id), cfg.max_length)
     scores, labels = [], []
     groups: dict[str, list[tuple[float, float]]] = defaultdict(list)  # problem -> (PRM score, reward)
     for record, trajectory in zip(evaluation, held_scores, strict=True):
+        if not trajectory:  # not even its first step fits in max_length: nothing to rank it by
+            continue
         scores += trajectory
         labels += [bool(label) for label in record["labels"][: len(trajectory)]]
         groups[record["problem_id"]].append((aggregate(trajectory, cfg.rerank_aggregation), record["reward"]))
     result = PRMResult(
         model_dir=final,
-        train_steps=sum(len(r["tags"]) for r in rows),
-        train_pairs=len(pair_rows),
+        train_steps=train_steps,
+        train_pairs=train_pairs,
         held_out_steps=len(labels),
-        first_loss=losses[0] if losses else None,
-        last_loss=losses[-1] if losses else None,
+        first_loss=first,
+        last_loss=last,
         held_out_auc=auc(scores, labels),
         rerank=rerank_gain(list(groups.values())),
     )

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
+from coder_rl.errors import UserError
 from coder_rl.execution import open_sandbox
 from coder_rl.rl.rewards import alpha, combined, format_reward, score_completions
 from coder_rl.training import train_resuming
@@ -40,9 +41,10 @@ class GRPOSection(Section):
     max_completion_length: int = Field(512, ge=8)
     temperature: float = Field(1.0, gt=0)
     beta: float = Field(0.0, ge=0, description="KL weight; 0 needs no reference model")
-    loss_type: str = "dapo"
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo"] = "dapo"
     logging_steps: int = Field(1, ge=1)
     save_steps: int = Field(50, ge=1)
+    save_total_limit: int = Field(2, ge=1)
     bf16: bool = False
     gradient_checkpointing: bool = False
     num_iterations: int = Field(1, ge=1, description="updates per batch of generations (μ)")
@@ -104,15 +106,18 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
         [{"prompt": step_prompt(p, [], Action.DEFINE), "problem_id": p.id} for p in problems]
     )
     out = Path(cfg.output_dir)
-    args = GRPOConfig(
-        output_dir=str(out),
-        **cfg.grpo.model_dump(),
-        reward_weights=[1.0, cfg.format_weight] + [1.0] * len(extra_rewards or []),
-        report_to=["tensorboard"],
-        save_strategy="steps",
-        seed=cfg.seed,
-        use_cpu=cfg.device == "cpu",
-    )
+    try:
+        args = GRPOConfig(
+            output_dir=str(out),
+            **cfg.grpo.model_dump(),
+            reward_weights=[1.0, cfg.format_weight] + [1.0] * len(extra_rewards or []),
+            report_to=["tensorboard"],
+            save_strategy="steps",
+            seed=cfg.seed,
+            use_cpu=cfg.device == "cpu",
+        )
+    except ValueError as exc:  # TRL's own checks (the batch must hold whole groups, say)
+        raise UserError(f"config error: grpo: {exc}") from None
     prm = load_prm(cfg)
     with open_sandbox(cfg.sandbox) as box:
         reward = CodeReward(box, {p.id: p for p in problems}, prm, cfg)

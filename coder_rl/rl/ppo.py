@@ -15,7 +15,9 @@ Checkpoints (policy, value model, optimizer, RNG, log) go to output_dir/checkpoi
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from coder_rl.config import Section
+from coder_rl.errors import UserError
 from coder_rl.rl.rewards import alpha, format_reward, score_completions
 from pseudocode import Action, step_prompt
 from pseudocode.steps import parse_steps, step_open
@@ -54,6 +57,9 @@ class PPOSection(Section):
     max_grad_norm: float = Field(1.0, gt=0)
     logging_steps: int = Field(1, ge=1)
     save_steps: int = Field(50, ge=1)
+    save_total_limit: int = Field(
+        2, ge=1, description="checkpoints kept (each holds policy, value model, optimizer)"
+    )
     bf16: bool = False
     gradient_checkpointing: bool = False
 
@@ -207,6 +213,16 @@ def _models(cfg: RLConfig, checkpoint: Path | None, device: torch.device) -> tup
     return tokenizer, policy, ref, value
 
 
+def sampling(temperature: float, max_new_tokens: int) -> dict[str, Any]:
+    """`generate` settings whose sampling distribution is exactly softmax(logits / T), the one the update
+    scores: whatever else the model's generation_config holds (Qwen's Instruct models ship a repetition
+    penalty, top-k and top-p) is undone."""
+    return {
+        "do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0,
+        "repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "max_new_tokens": max_new_tokens,
+    }  # fmt: skip
+
+
 def _autocast(cfg: RLConfig, device: torch.device) -> Any:
     """bf16 is autocast over float32 weights, as in the HF Trainer; backward runs outside it."""
     import torch
@@ -239,9 +255,9 @@ def _rollout(
     enc = tokenizer([step_prompt(p, [], Action.DEFINE) for p in batch], return_tensors="pt", padding=True,
                     padding_side="left").to(device)  # fmt: skip
     context = enc.input_ids.shape[1]
+    policy.eval()  # in train mode, gradient checkpointing turns the KV cache off: generation goes wrong
     with torch.no_grad(), _autocast(cfg, device):
-        ids = policy.generate(**enc, do_sample=True, temperature=cfg.ppo.temperature, top_k=0, top_p=1.0,
-                              max_new_tokens=cfg.ppo.max_completion_length,
+        ids = policy.generate(**enc, **sampling(cfg.ppo.temperature, cfg.ppo.max_completion_length),
                               pad_token_id=tokenizer.pad_token_id)  # fmt: skip
     # A completion runs to its first EOS, included: stopping is an action the policy takes.
     response = ids[:, context:].tolist()
@@ -338,6 +354,7 @@ def _save_checkpoint(
     optimizer: Any,
     done: int,
     log_history: list[dict[str, Any]],
+    save_total_limit: int,
 ) -> None:
     import torch
 
@@ -348,6 +365,11 @@ def _save_checkpoint(
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     torch.save({"cpu": torch.get_rng_state(), "cuda": cuda}, path / "rng.pt")
     (path / "state.json").write_text(json.dumps({"step": done, "log_history": log_history}))  # last: complete
+    saved = sorted(
+        (p for p in path.parent.glob("checkpoint-*") if p.name[11:].isdigit()), key=lambda p: int(p.name[11:])
+    )
+    for old in saved[:-save_total_limit]:  # the newest save_total_limit stay
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def run_ppo(cfg: RLConfig) -> RLResult:
@@ -358,6 +380,8 @@ def run_ppo(cfg: RLConfig) -> RLResult:
     from coder_rl.execution import open_sandbox
     from coder_rl.rl.run import RLResult, load_prm, rewarded_problems
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UserError("PPO runs in one process (one GPU); for several GPUs use algorithm: grpo")
     ppo, out = cfg.ppo, Path(cfg.output_dir)
     final, checkpoint = out / "final", _last_checkpoint(out)
     state = (
@@ -399,8 +423,14 @@ def run_ppo(cfg: RLConfig) -> RLResult:
                 log_history.append({**entry, "step": done})
             if done % ppo.save_steps == 0 or done == ppo.max_steps:
                 _save_checkpoint(
-                    out / f"checkpoint-{done}", policy, tokenizer, value, optimizer, done, log_history
-                )
-    policy.save_pretrained(final)
-    tokenizer.save_pretrained(final)
+                    out / f"checkpoint-{done}", policy, tokenizer, value, optimizer, done, log_history,
+                    ppo.save_total_limit,
+                )  # fmt: skip
+    # Written whole, then renamed: a `final` that exists is complete (a rerun trusts it).
+    tmp = out / "final.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    policy.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
     return RLResult(final, log_history)

@@ -7,8 +7,10 @@ one scalar per completion; PPO places each step's score at the token that closes
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -51,33 +53,63 @@ class RLResult:
 
 
 def rewarded_problems(cfg: RLConfig) -> list[Problem]:
-    """The problems RL trains on, each with the tests its programs are rewarded on."""
+    """The problems RL trains on, each with the tests its programs are rewarded on. A TCG's tests are
+    written once, into output_dir/reward_tests.json: every process of a multi-GPU run and every resume
+    rewards the same tests (under `accelerate launch` the main process writes them, the others wait)."""
     problems = [p for p in load_problems(cfg.data).require_problems() if p.kind in ("stdin", "call")]
-    problems = with_reward_tests(problems, cfg.tests, "hf", cfg.device)
+    if cfg.tests.source != "dataset":
+        several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if several:
+            from accelerate import PartialState
+        with PartialState().main_process_first() if several else nullcontext():
+            problems = _cached_reward_tests(problems, cfg)
     problems = [p for p in problems if p.tests]
     if not problems:
         raise UserError("no problem with stdin or call-based tests to reward")
     return problems
 
 
+def _cached_reward_tests(problems: list[Problem], cfg: RLConfig) -> list[Problem]:
+    from sandbox import case_from_dict, case_to_dict
+
+    path, settings = Path(cfg.output_dir) / "reward_tests.json", cfg.tests.model_dump(mode="json")
+    cached = json.loads(path.read_text()) if path.is_file() else {}
+    tests = cached.get("tests", {}) if cached.get("settings") == settings else {}
+    if any(p.id not in tests for p in problems):
+        tests = {
+            p.id: [case_to_dict(c) for c in p.tests]
+            for p in with_reward_tests(problems, cfg.tests, "hf", process_device(cfg.device))
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"settings": settings, "tests": tests}))
+        os.replace(tmp, path)
+    return [replace(p, tests=[case_from_dict(c) for c in tests[p.id]]) for p in problems]
+
+
 def load_prm(cfg: RLConfig) -> PRM | None:
     """The PRM that gives the process reward, on the GPU when training uses one."""
     if cfg.prm is None:
         return None
-    import torch
-
     from coder_rl.prm import PRM
 
-    if not (Path(cfg.prm) / "config.json").is_file():
-        raise UserError(f"prm: {cfg.prm} is not a model directory (train one with `coder-rl prm train`)")
-    if cfg.device == "cpu" or not torch.cuda.is_available():
-        return PRM(cfg.prm, device="cpu")
-    # Under `accelerate launch` every rank scores its own completions on its own GPU.
-    return PRM(cfg.prm, device=f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
+    return PRM(cfg.prm, device=process_device(cfg.device))
+
+
+def process_device(device: str) -> str:
+    """The device a model of this process goes on: an explicit one as given; with "auto", under
+    `accelerate launch` each rank's own GPU (LOCAL_RANK), else the first GPU, else the CPU."""
+    import torch
+
+    if device != "auto":
+        return device
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
 
 
 def run_rl(cfg: RLConfig) -> RLResult:
     """Train with the configured algorithm, resuming from the last checkpoint in output_dir."""
+    if cfg.prm is not None and not (Path(cfg.prm) / "config.json").is_file():  # before any model loads
+        raise UserError(f"prm: {cfg.prm} is not a model directory (train one with `coder-rl prm train`)")
     if cfg.algorithm == "ppo":
         from coder_rl.rl.ppo import run_ppo
 

@@ -114,6 +114,8 @@ def read_examples(cfg: PolicySFTConfig) -> list[dict[str, str]]:
         if not examples:
             raise UserError("no reference solution in the data to learn from")
         return examples
+    if not (Path(cfg.synthesized) / "manifest.json").is_file():
+        raise UserError(f"synthesized: {cfg.synthesized} is not an `mcts synthesize` output directory")
     examples = synthesized_examples(Path(cfg.synthesized), cfg.source)
     if not examples:
         raise UserError(
@@ -142,6 +144,5 @@ def run_policy_sft(cfg: PolicySFTConfig) -> tuple[Path, list[float]]:
     trainer = SFTTrainer(model=cfg.model, args=args, train_dataset=Dataset.from_list(rows))
     train_resuming(trainer, out)
     final = out / "final"
-    trainer.save_model(str(final))
-    trainer.processing_class.save_pretrained(str(final))
+    trainer.save_model(str(final))  # the tokenizer too
     return final, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
