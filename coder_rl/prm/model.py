@@ -102,27 +102,33 @@ class PRM:
         self._torch = torch
 
     def score_batch(self, items: Sequence[tuple[str, Sequence[Step]]]) -> list[list[float]]:
-        """Per trajectory, each step's P("+"), in one forward pass per `batch_size` trajectories."""
+        """Per trajectory, each step's P("+"), in one forward pass per `batch_size` trajectories.
+
+        Trajectories of similar length share a batch (less padding), and only the two label rows of the
+        LM head are applied, only at the tags: a full vocabulary at every position is most of a large
+        model's scoring cost."""
         torch = self._torch
-        out: list[list[float]] = []
-        for start in range(0, len(items), self.batch_size):
-            inputs = [
-                build_input(self.tokenizer, p, s, self.tag_id, self.max_length)
-                for p, s in items[start : start + self.batch_size]
-            ]
-            width = max(len(i.input_ids) for i in inputs)
-            pad = self.tokenizer.pad_token_id or 0
+        inputs = [build_input(self.tokenizer, p, s, self.tag_id, self.max_length) for p, s in items]
+        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i].input_ids))
+        head = self.model.get_output_embeddings()
+        labels = head.weight[[self.good_id, self.bad_id]]  # (2, hidden)
+        bias = head.bias[[self.good_id, self.bad_id]] if getattr(head, "bias", None) is not None else 0
+        pad = self.tokenizer.pad_token_id or 0
+        out: list[list[float]] = [[] for _ in inputs]
+        for start in range(0, len(order), self.batch_size):
+            batch = [inputs[i] for i in order[start : start + self.batch_size]]
+            width = max(len(i.input_ids) for i in batch)
             ids = torch.tensor(
-                [i.input_ids + [pad] * (width - len(i.input_ids)) for i in inputs], device=self.device
+                [i.input_ids + [pad] * (width - len(i.input_ids)) for i in batch], device=self.device
             )
             mask = torch.tensor(
-                [[1] * len(i.input_ids) + [0] * (width - len(i.input_ids)) for i in inputs],
-                device=self.device,
+                [[1] * len(i.input_ids) + [0] * (width - len(i.input_ids)) for i in batch], device=self.device
             )
             with torch.no_grad():
-                logits = self.model(input_ids=ids, attention_mask=mask).logits
-            for row, item in zip(logits, inputs, strict=True):
-                out.append(step_scores(row, item.tag_positions, self.good_id, self.bad_id).tolist())
+                hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+                for index, row, item in zip(order[start:], hidden, batch, strict=False):
+                    pair = row[item.tag_positions] @ labels.T + bias  # logits of "+" and "-" at each tag
+                    out[index] = torch.softmax(pair.float(), dim=-1)[:, 0].tolist()
         return out
 
     def score(
