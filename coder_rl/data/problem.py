@@ -27,8 +27,9 @@ class Problem:
 
     @property
     def fn_name(self) -> str | None:
-        """The function call-based tests call, if any."""
-        return next((case.fn_name for case in self.tests if isinstance(case, CallCase)), None)
+        """The function call-based tests call, if any (`metadata["fn_name"]` when the tests are hidden)."""
+        called = next((case.fn_name for case in self.tests if isinstance(case, CallCase)), None)
+        return called or self.metadata.get("fn_name")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,185 @@
+"""The verifier: the sandbox, a TCG and a PRM together judge candidate programs without reference code.
+
+`Verifier.verify(problem, candidates)` runs every candidate on the problem's given tests and/or on
+tests the TCG writes from the statement, scores its reasoning steps with the PRM (a candidate without
+steps is scored as one generate step holding its code), and ranks the candidates by
+
+    score = (w_given·given + w_generated·generated + w_prm·prm) / (sum of the weights of what was measured)
+
+where `given` and `generated` are pass fractions and `prm` the aggregated step score. The HTTP service
+(`coder-rl serve`) and inference-time search (`coder-rl search`) are both built on it. Models load once,
+when the verifier is made.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import Field
+
+from coder_rl.config import Section
+from coder_rl.data.problem import Problem
+from coder_rl.errors import UserError
+from coder_rl.execution import SandboxConfig, open_sandbox
+from coder_rl.policy.base import PolicyConfig
+from coder_rl.prm.model import Aggregation, aggregate
+from pseudocode import Action, Step
+from pseudocode.prompts import problem_prompt
+from sandbox import Limits, ProgramResult, TestCase, pass_fraction
+
+
+class ScoreWeights(Section):
+    given: float = Field(1.0, ge=0, description="pass fraction on the tests given with the problem")
+    generated: float = Field(0.5, ge=0, description="pass fraction on the TCG's tests")
+    prm: float = Field(0.25, ge=0, description="the PRM's aggregated step score")
+
+
+class VerifierConfig(Section):
+    sandbox: SandboxConfig = SandboxConfig()
+    tcg_model: str | None = Field(
+        None, description="a model from `coder-rl tcg train` (tests from the statement)"
+    )
+    tcg_backend: str = Field("hf", pattern="^(hf|vllm|openai)$")
+    tcg_samples: int = Field(2, ge=1, description="suites sampled per problem; their tests are pooled")
+    tcg_max_tokens: int = Field(384, ge=16)
+    prm: str | None = Field(None, description="a PRM from `coder-rl prm train`")
+    prm_aggregation: Aggregation = "min"
+    weights: ScoreWeights = ScoreWeights()
+    device: str = "auto"
+
+
+@dataclass
+class Candidate:
+    code: str
+    steps: list[Step] | None = None  # the reasoning that led to the code, if any
+
+
+@dataclass
+class CandidateReport:
+    given: float | None = None  # pass fraction on the given tests (None: none given)
+    given_results: ProgramResult | None = None
+    generated: float | None = None  # pass fraction on the TCG's tests (None: none asked for or parsed)
+    generated_results: ProgramResult | None = None
+    step_scores: list[float] | None = None  # the PRM's, per step (None: no PRM loaded)
+    prm: float | None = None
+    score: float = 0.0
+    rank: int = 0  # 1 is the best; ties keep the candidates' order
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def combined_score(report: CandidateReport, weights: ScoreWeights) -> float:
+    """The weighted mean of what was measured for this candidate (0 when nothing was)."""
+    parts = [(report.given, weights.given), (report.generated, weights.generated), (report.prm, weights.prm)]
+    total = sum(w for value, w in parts if value is not None)
+    return sum(value * w for value, w in parts if value is not None) / total if total else 0.0
+
+
+def rank(reports: list[CandidateReport]) -> None:
+    """Rank 1 for the highest score; a stable sort, so equal scores keep the order given."""
+    for position, index in enumerate(sorted(range(len(reports)), key=lambda i: -reports[i].score), start=1):
+        reports[index].rank = position
+
+
+def as_steps(candidate: Candidate) -> list[Step]:
+    """A candidate's reasoning, or its code as one generate step when it came without any."""
+    return candidate.steps or [Step(Action.GENERATE, f"```python\n{candidate.code.strip()}\n```")]
+
+
+class Verifier:
+    """Holds the sandbox and the loaded models; thread-safe (each model is used by one caller at a time)."""
+
+    def __init__(self, cfg: VerifierConfig) -> None:
+        self.cfg = cfg
+        self.sandbox = open_sandbox(cfg.sandbox)
+        self.tcg: Any = None
+        self.prm: Any = None
+        self._tcg_lock, self._prm_lock = threading.Lock(), threading.Lock()
+        try:
+            if cfg.tcg_model:
+                from coder_rl.policy import load_policy
+
+                self.tcg = load_policy(
+                    PolicyConfig(backend=cfg.tcg_backend, model=cfg.tcg_model, device=cfg.device)
+                )  # type: ignore[arg-type]
+            if cfg.prm:
+                from coder_rl.prm import PRM
+                from coder_rl.rl.run import process_device
+
+                self.prm = PRM(cfg.prm, device=process_device(cfg.device))
+        except BaseException:
+            self.close()
+            raise
+
+    def loaded(self) -> dict[str, Any]:
+        """What this verifier can do, for /health."""
+        return {
+            "sandbox": {"backend": self.cfg.sandbox.backend, "workers": self.sandbox.workers},
+            "tcg": self.cfg.tcg_model if self.tcg is not None else None,
+            "prm": self.cfg.prm if self.prm is not None else None,
+        }
+
+    def execute(
+        self, programs: Sequence[str], tests: Sequence[TestCase], limits: Limits | None = None
+    ) -> list[ProgramResult]:
+        return self.sandbox.run_batch([(program, tests) for program in programs], limits)
+
+    def generate_tests(self, problem: Problem, num_tests: int) -> list[TestCase]:
+        """Tests the TCG writes from the statement alone, pooled over its samples, deduplicated by input."""
+        from tcg.data import usable_cases
+        from tcg.generate import SuiteSamplingParams, sample_cases, sample_tests
+
+        if self.tcg is None:
+            raise UserError("no TCG loaded: start the verifier with tcg_model")
+        sampling = SuiteSamplingParams(n=self.cfg.tcg_samples, max_tokens=self.cfg.tcg_max_tokens, seed=0)
+        with self._tcg_lock:
+            ((_, samples),) = list(sample_tests(self.tcg, [problem], num_tests, sampling, 1))
+        return usable_cases(
+            [case for sample in samples for case in sample_cases(sample)], max_case_chars=10_000
+        )
+
+    def score_steps(self, problem: Problem, trajectories: Sequence[Sequence[Step]]) -> list[list[float]]:
+        if self.prm is None:
+            raise UserError("no PRM loaded: start the verifier with prm")
+        stated = problem_prompt(problem)
+        with self._prm_lock:
+            return self.prm.score_batch([(stated, list(steps)) for steps in trajectories])
+
+    def verify(
+        self,
+        problem: Problem,
+        candidates: Sequence[Candidate],
+        use_given: bool = True,
+        generated_tests: int = 0,
+        limits: Limits | None = None,
+    ) -> list[CandidateReport]:
+        reports = [CandidateReport() for _ in candidates]
+        suites = []
+        if use_given and problem.tests:
+            suites.append(("given", list(problem.tests)))
+        if generated_tests:
+            generated = self.generate_tests(problem, generated_tests)
+            if generated:
+                suites.append(("generated", generated))
+        for name, tests in suites:
+            for report, result in zip(
+                reports, self.execute([c.code for c in candidates], tests, limits), strict=True
+            ):
+                setattr(report, name, pass_fraction(result))
+                setattr(report, f"{name}_results", result)
+        if self.prm is not None and candidates:
+            for report, scores in zip(
+                reports, self.score_steps(problem, [as_steps(c) for c in candidates]), strict=True
+            ):
+                report.step_scores, report.prm = scores, aggregate(scores, self.cfg.prm_aggregation)
+        for report in reports:
+            report.score = combined_score(report, self.cfg.weights)
+        rank(reports)
+        return reports
+
+    def close(self) -> None:
+        if self.tcg is not None:
+            self.tcg.close()
+        self.sandbox.close()
