@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
@@ -67,7 +67,6 @@ class CandidateReport:
     prm: float | None = None
     score: float = 0.0
     rank: int = 0  # 1 is the best; ties keep the candidates' order
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def combined_score(report: CandidateReport, weights: ScoreWeights) -> float:
@@ -154,15 +153,15 @@ class Verifier:
         use_given: bool = True,
         generated_tests: int = 0,
         limits: Limits | None = None,
-    ) -> list[CandidateReport]:
+    ) -> tuple[list[CandidateReport], list[TestCase]]:
+        """Each candidate's report, ranked, and the tests the TCG wrote (if asked)."""
         reports = [CandidateReport() for _ in candidates]
         suites = []
         if use_given and problem.tests:
             suites.append(("given", list(problem.tests)))
-        if generated_tests:
-            generated = self.generate_tests(problem, generated_tests)
-            if generated:
-                suites.append(("generated", generated))
+        generated = self.generate_tests(problem, generated_tests) if generated_tests else []
+        if generated:
+            suites.append(("generated", generated))
         for name, tests in suites:
             for report, result in zip(
                 reports, self.execute([c.code for c in candidates], tests, limits), strict=True
@@ -177,7 +176,7 @@ class Verifier:
         for report in reports:
             report.score = combined_score(report, self.cfg.weights)
         rank(reports)
-        return reports
+        return reports, generated
 
     def close(self) -> None:
         if self.tcg is not None:

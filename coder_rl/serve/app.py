@@ -1,0 +1,290 @@
+"""The verifier as an HTTP service (FastAPI): `create_app(cfg)`, run by `coder-rl serve`.
+
+Robustness, each in one place below:
+- models load once, in the lifespan, and `/health` says what is loaded;
+- request bodies over `max_body_bytes` are refused (413) while they are read, whatever their headers say;
+- with an API key every endpoint but `/health` wants `Authorization: Bearer <key>` (401);
+- at most `max_concurrency` requests work at a time; one more is answered 429 at once;
+- a request that outlives `request_timeout_s` is answered 504 (its sandbox runs still end by their limits,
+  and hold their slot until they do, so the bound on work stays true);
+- malformed input is a 4xx with a one-line message naming the field; never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from pydantic import Field
+
+from coder_rl.config import Section
+from coder_rl.data.problem import Problem
+from coder_rl.errors import UserError
+from coder_rl.serve import schemas as s
+from coder_rl.verify import Candidate, CandidateReport, Verifier, VerifierConfig
+from pseudocode import Action, Step
+from sandbox import ProgramResult, pass_fraction
+
+
+class ServeConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    api_key: str | None = Field(None, description="required to bind anywhere but loopback")
+    max_body_bytes: int = Field(4 << 20, ge=1024)
+    max_concurrency: int = Field(8, ge=1, description="requests at work at once; more get 429")
+    request_timeout_s: float = Field(120.0, gt=0)
+    graceful_shutdown_s: float = Field(30.0, ge=0, description="time for requests in flight at shutdown")
+    verifier: VerifierConfig = VerifierConfig()
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def check_bind(cfg: ServeConfig) -> None:
+    if cfg.host not in LOOPBACK and not cfg.api_key:
+        raise UserError(f"binding {cfg.host} exposes the sandbox: give an API key (--api-key or api_key)")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+
+class BodyLimit:
+    """ASGI middleware: a body larger than `limit` bytes is refused with 413 as soon as it is known,
+    from Content-Length or while a chunked body streams in; a body within it is read here, then handed on."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await _plain(send, 413, f"request body over {self.limit} bytes")
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                return await _plain(send, 413, f"request body over {self.limit} bytes")
+        handed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal handed
+            if handed:
+                return await receive()  # after the body: a disconnect, when it comes
+            handed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _plain(send: Callable, status: int, detail: str) -> None:
+    import json
+
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Metrics:
+    """Prometheus metrics in a registry of the app's own (several apps in one process stay apart)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter("coder_rl_requests", "Requests by endpoint and status", ["endpoint", "status"],
+                                registry=self.registry)  # fmt: skip
+        self.seconds = Histogram(
+            "coder_rl_request_seconds", "Request latency", ["endpoint"], registry=self.registry
+        )
+        self.in_flight = Gauge("coder_rl_in_flight", "Requests at work", registry=self.registry)
+        self.tests = Counter("coder_rl_tests", "Tests run, by verdict", ["verdict"], registry=self.registry)
+
+    def count_results(self, results: list[ProgramResult]) -> None:
+        for result in results:
+            for test in result.tests:
+                self.tests.labels(test.verdict.value).inc()
+
+
+def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
+    """The app; it makes its Verifier at start-up (or uses the one given) and closes it at shutdown."""
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, PlainTextResponse
+
+    metrics = Metrics()
+    slots = {"used": 0}
+    state: dict[str, Verifier] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        state["verifier"] = verifier or await asyncio.to_thread(Verifier, cfg.verifier)
+        try:
+            yield
+        finally:
+            if verifier is None:
+                await asyncio.to_thread(state["verifier"].close)
+
+    app = FastAPI(
+        title="coder-rl verifier",
+        version="1",
+        description="Run programs in the sandbox, write tests with the TCG, score reasoning steps with the "
+        "PRM, and rank candidate programs without reference code.",
+        lifespan=lifespan,
+        responses={code: {"model": s.ErrorResponse} for code in (400, 401, 413, 422, 429, 504)},
+    )
+
+    @app.exception_handler(HTTPError)
+    async def _http_error(_: Request, exc: HTTPError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"detail": "malformed JSON body"}, 400)
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+        return JSONResponse({"detail": " ".join(where.split())[:1000]}, 422)
+
+    @app.exception_handler(UserError)
+    async def _user_error(_: Request, exc: UserError) -> JSONResponse:
+        return JSONResponse({"detail": " ".join(str(exc).split())}, 400)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable) -> Any:
+        path = request.url.path
+        start = time.perf_counter()
+        if cfg.api_key and path != "/health" and not _authorized(request, cfg.api_key):
+            response: Any = JSONResponse(
+                {"detail": "missing or wrong API key (Authorization: Bearer <key>)"}, 401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+        else:
+            response = await call_next(request)
+        if path.startswith("/v1/"):
+            metrics.requests.labels(path, str(response.status_code)).inc()
+            metrics.seconds.labels(path).observe(time.perf_counter() - start)
+        return response
+
+    async def work(fn: Callable[[], Any]) -> Any:
+        """Run `fn` in a thread, holding a slot until it ends; 429 when none is free, 504 past the deadline."""
+        if slots["used"] >= cfg.max_concurrency:
+            raise HTTPError(429, f"busy: {cfg.max_concurrency} requests at work; retry", {"Retry-After": "1"})
+        slots["used"] += 1
+        metrics.in_flight.inc()
+
+        def release(_: Any) -> None:
+            slots["used"] -= 1
+            metrics.in_flight.dec()
+
+        task = asyncio.ensure_future(asyncio.to_thread(fn))
+        task.add_done_callback(release)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), cfg.request_timeout_s)
+        except TimeoutError:
+            raise HTTPError(504, f"deadline of {cfg.request_timeout_s:g} s passed") from None
+
+    def limits(given: s.LimitsIn | None) -> Any:
+        return s.capped(given, cfg.verifier.sandbox.limits.to_limits())
+
+    @app.get("/health", response_model=s.HealthResponse)
+    async def health() -> s.HealthResponse:
+        return s.HealthResponse(
+            status="ok",
+            **state["verifier"].loaded(),
+            in_flight=slots["used"],
+            max_concurrency=cfg.max_concurrency,
+        )
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def prometheus() -> PlainTextResponse:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/execute", response_model=s.ExecuteResponse)
+    async def execute(body: s.ExecuteRequest) -> s.ExecuteResponse:
+        tests = [s.to_case(t) for t in body.tests]
+        results = await work(lambda: state["verifier"].execute(body.programs, tests, limits(body.limits)))
+        metrics.count_results(results)
+        return s.ExecuteResponse(results=[_program(r) for r in results])
+
+    @app.post("/v1/tests/generate", response_model=s.GenerateTestsResponse)
+    async def generate_tests(body: s.GenerateTestsRequest) -> s.GenerateTestsResponse:
+        problem = _problem(body.problem)
+        tests = await work(lambda: state["verifier"].generate_tests(problem, body.num_tests))
+        return s.GenerateTestsResponse(tests=[s.from_case(c) for c in tests])
+
+    @app.post("/v1/verify", response_model=s.VerifyResponse)
+    async def verify(body: s.VerifyRequest) -> s.VerifyResponse:
+        problem = _problem(body.problem)
+        candidates = [Candidate(c.code, _steps(c.steps) if c.steps else None) for c in body.candidates]
+        reports, generated = await work(
+            lambda: state["verifier"].verify(
+                problem, candidates, body.use_given_tests, body.generate_tests, limits(body.limits)
+            )
+        )
+        metrics.count_results([r for rep in reports for r in (rep.given_results, rep.generated_results) if r])
+        return s.VerifyResponse(
+            candidates=[_candidate(r) for r in reports], generated_tests=[s.from_case(c) for c in generated]
+        )
+
+    @app.post("/v1/score_steps", response_model=s.ScoreStepsResponse)
+    async def score_steps(body: s.ScoreStepsRequest) -> s.ScoreStepsResponse:
+        from coder_rl.prm import aggregate
+
+        problem = _problem(body.problem)
+        trajectories = [_steps(t) for t in body.trajectories]
+        scores = await work(lambda: state["verifier"].score_steps(problem, trajectories))
+        return s.ScoreStepsResponse(
+            step_scores=scores, scores=[aggregate(x, body.aggregation) for x in scores]
+        )
+
+    return BodyLimit(app, cfg.max_body_bytes)
+
+
+def _authorized(request: Any, key: str) -> bool:
+    given = request.headers.get("authorization", "")
+    scheme, _, token = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode())
+
+
+def _problem(given: s.ProblemIn) -> Problem:
+    metadata = {"fn_name": given.fn_name} if given.fn_name else {}
+    return Problem(
+        id="request", question=given.question, tests=[s.to_case(t) for t in given.tests],
+        starter_code=given.starter_code, metadata=metadata,
+    )  # fmt: skip
+
+
+def _steps(given: list[s.StepIn]) -> list[Step]:
+    return [Step(Action(step.action), step.text) for step in given]
+
+
+def _program(result: ProgramResult) -> s.ProgramOut:
+    return s.ProgramOut(
+        verdict=result.verdict.value,
+        pass_fraction=pass_fraction(result),
+        tests=[s.TestOut(**t.to_dict()) for t in result.tests],
+    )
+
+
+def _candidate(report: CandidateReport) -> s.CandidateOut:
+    return s.CandidateOut(
+        rank=report.rank, score=report.score, given=report.given, generated=report.generated, prm=report.prm,
+        step_scores=report.step_scores,
+        given_results=_program(report.given_results) if report.given_results else None,
+        generated_results=_program(report.generated_results) if report.generated_results else None,
+    )  # fmt: skip
