@@ -6,7 +6,9 @@ steps is scored as one generate step holding its code), and ranks the candidates
 
     score = (w_given·given + w_generated·generated + w_prm·prm) / (sum of the weights of what was measured)
 
-where `given` and `generated` are pass fractions and `prm` the aggregated step score. The HTTP service
+where `given` and `generated` are pass fractions and `prm` the aggregated step score. The given tests are
+trusted by default (`trust_given_tests`): they order the candidates first, and the score orders those
+that pass as many of them. The HTTP service
 (`coder-rl serve`) and inference-time search (`coder-rl search`) are both built on it. Models load once,
 when the verifier is made.
 """
@@ -48,6 +50,9 @@ class VerifierConfig(Section):
     prm: str | None = Field(None, description="a PRM from `coder-rl prm train`")
     prm_aggregation: Aggregation = "min"
     weights: ScoreWeights = ScoreWeights()
+    trust_given_tests: bool = Field(
+        True, description="given tests rank first; the TCG and the PRM break ties"
+    )
     device: str = "auto"
 
 
@@ -76,9 +81,20 @@ def combined_score(report: CandidateReport, weights: ScoreWeights) -> float:
     return sum(value * w for value, w in parts if value is not None) / total if total else 0.0
 
 
-def rank(reports: list[CandidateReport]) -> None:
-    """Rank 1 for the highest score; a stable sort, so equal scores keep the order given."""
-    for position, index in enumerate(sorted(range(len(reports)), key=lambda i: -reports[i].score), start=1):
+def rank(reports: list[CandidateReport], weights: ScoreWeights, trust_given: bool) -> None:
+    """Rank 1 for the best. With `trust_given`, the given tests decide first and the other signals (the
+    TCG's tests, the PRM) only order candidates that pass as many of them: a program that fails a test
+    the user gave never outranks one that passes it. Otherwise by score. A stable sort: ties keep the
+    order given."""
+
+    def key(i: int) -> tuple[float, float]:
+        report = reports[i]
+        if not trust_given or report.given is None:
+            return (0.0, -report.score)
+        rest = CandidateReport(generated=report.generated, prm=report.prm)
+        return (-report.given, -combined_score(rest, weights))
+
+    for position, index in enumerate(sorted(range(len(reports)), key=key), start=1):
         reports[index].rank = position
 
 
@@ -175,7 +191,7 @@ class Verifier:
                 report.step_scores, report.prm = scores, aggregate(scores, self.cfg.prm_aggregation)
         for report in reports:
             report.score = combined_score(report, self.cfg.weights)
-        rank(reports)
+        rank(reports, self.cfg.weights, self.cfg.trust_given_tests)
         return reports, generated
 
     def close(self) -> None:

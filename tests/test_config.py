@@ -107,6 +107,7 @@ def test_every_shipped_config_validates():
     from coder_rl.prm.train import PRMTrainConfig
     from coder_rl.rl.run import RLConfig
     from coder_rl.rl.sft import PolicySFTConfig
+    from coder_rl.search.run import SearchConfig
     from coder_rl.selfplay import SelfPlayConfig
     from tcg.evaluate import EvalConfig
     from tcg.generate import TCGGenerateConfig
@@ -126,6 +127,7 @@ def test_every_shipped_config_validates():
         "rl": RLConfig,
         "rl_sft": PolicySFTConfig,
         "selfplay": SelfPlayConfig,
+        "search": SearchConfig,
     }
     configs = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
     assert configs

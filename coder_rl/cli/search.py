@@ -1,0 +1,41 @@
+"""`coder-rl search`: best-of-N, PRM beam search and MCTS at inference, each selection, the scaling curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+
+
+def search(
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dataset: Dataset = None,
+    split: Split = None,
+    path: DataPath = None,
+    limit: Limit = None,
+    difficulty: Difficulty = None,
+    out: Annotated[Path | None, typer.Option(help="The output directory (default: out_dir).")] = None,
+) -> None:
+    """Sample candidates per budget with each method, select one with each aggregation, and report the
+    selected programs' pass rate on the hidden tests against tokens generated.
+
+    Writes OUT/results.json, OUT/scaling.png and OUT/rows.jsonl (rerun the same command to resume).
+    """
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from coder_rl.config import load_config
+    from coder_rl.search.run import SearchConfig, run_search, summary_table
+
+    flags = {**data_flags(dataset, split, path, limit, difficulty), "out_dir": str(out) if out else None}
+    cfg = load_config(SearchConfig, config, sets, flags)
+    results = run_search(cfg)
+    Console().print(Markdown(summary_table(results)))
+    print(
+        f"{results['problems']} problems, selection tests: {results['selection_tests']}; "
+        f"wrote {cfg.out_dir}/results.json and {cfg.out_dir}/scaling.png"
+    )

@@ -1,0 +1,2 @@
+"""Inference-time search: sample candidates with the policy (best-of-N, PRM beam search, MCTS), then
+select one (majority vote, CodeT, ORM/PRM max and vote), and draw the test-time scaling curve."""
