@@ -45,10 +45,14 @@ def _free_port() -> int:
 
 
 def _prm_dir(model: Path, out: Path) -> Path:
-    """A PRM-shaped model: the tiny model with the PRM's step tag added (scores need no training)."""
+    """A PRM-shaped model: the tiny model with the PRM's step tag added (scores need no training), scoring
+    at most 256 tokens of a trajectory so that fuzzed 100k-character steps stay cheap."""
+    import json
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from coder_rl.prm import prepare_tokenizer
+    from coder_rl.prm.model import PRM_SETTINGS
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     prepare_tokenizer(tokenizer)
@@ -56,6 +60,7 @@ def _prm_dir(model: Path, out: Path) -> Path:
     lm.resize_token_embeddings(len(tokenizer))
     lm.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    (out / PRM_SETTINGS).write_text(json.dumps({"max_length": 256}))
     return out
 
 
@@ -68,7 +73,7 @@ def server_url(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     port = _free_port()
     sets = [
         "verifier.sandbox.workers=2", "verifier.sandbox.limits.time_s=1", "verifier.sandbox.limits.wall_s=3",
-        "verifier.tcg_samples=1", "verifier.tcg_max_tokens=48", "verifier.device=cpu",
+        "verifier.tcg_samples=1", "verifier.tcg_max_tokens=16", "verifier.device=cpu",
         "max_concurrency=64", "request_timeout_s=300", "graceful_shutdown_s=5",
     ]  # fmt: skip
     command = [
@@ -110,7 +115,9 @@ def api_schema(server_url: str):
     """The live server's own schema (`/openapi.json`); a 5xx serving it fails every test here."""
     response = httpx.get(f"{server_url}/openapi.json", timeout=30)
     assert response.status_code == 200, f"GET /openapi.json: {response.status_code} {response.text[:300]}"
-    return schemathesis.openapi.from_url(f"{server_url}/openapi.json", config=schemathesis.Config.from_dict(CONFIG))
+    return schemathesis.openapi.from_url(
+        f"{server_url}/openapi.json", config=schemathesis.Config.from_dict(CONFIG)
+    )
 
 
 def test_schema_lists_every_endpoint(api_schema) -> None:

@@ -1,11 +1,14 @@
 """Generation methods for inference-time search: each turns a budget N into candidate programs.
 
 - `best_of_n`: N independent completions in the RL prompt form (the whole trajectory at once).
-- `beam_search`: step-level beam search guided by the PRM (OpenR's beam_search): width W, each beam
-  expanded by N // W samples of its next step, the top W partial trajectories by the PRM's score of
+- `beam_search`: step-level beam search guided by the PRM (OpenR's beam_search): width W, the root
+  expanded by N samples and each later beam by N // W samples of its next step, the top W partial trajectories by the PRM's score of
   their last step kept; the last depth writes code.
 - `mcts`: the pseudocode MCTS of `coder_rl.mcts` with N rollouts, rewarded by the tests selection may
   use (never the hidden ones); every program in the tree is a candidate.
+
+Best-of-N and MCTS serve every budget from one run (the first k samples, the first k rollouts); beam
+search, whose width and branching depend on N, runs once per budget.
 
 Every method handles many problems at once (one policy call per round for all of them) and counts
 the tokens the policy generated for each problem: the budget axis of the scaling curve.
@@ -14,7 +17,7 @@ the tokens the policy generated for each problem: the budget axis of the scaling
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,7 +25,7 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
-from coder_rl.mcts.search import MCTSConfig, search
+from coder_rl.mcts.search import MCTSConfig, ProblemSearch, run_round
 from coder_rl.policy.base import Completion, Policy, SamplingParams
 from coder_rl.prm.model import aggregate
 from coder_rl.rl.rewards import completion_program
@@ -80,7 +83,9 @@ def beam_search(
 ) -> list[Generation]:
     """Step-level beam search; each depth is one policy call for every beam of every problem."""
     width = min(cfg.width, budget)
-    params = sampling.model_copy(update={"n": budget // width, "stop": [STEP_STOP]})
+    # The root is one beam: it gets all N samples; after it, each of the W beams gets N // W.
+    first = sampling.model_copy(update={"n": budget, "stop": [STEP_STOP]})
+    params = first.model_copy(update={"n": budget // width})
     beams: list[list[list[Step]]] = [[[]] for _ in problems]  # per problem, its partial trajectories
     out = [Generation() for _ in problems]
     for depth in range(cfg.max_depth):
@@ -89,7 +94,8 @@ def beam_search(
         requests = [(i, steps) for i, kept in enumerate(beams) for steps in kept]
         if not requests:  # every beam died (the policy wrote nothing readable)
             break
-        results = policy.generate([step_prompt(problems[i], steps, action) for i, steps in requests], params)
+        prompts = [step_prompt(problems[i], steps, action) for i, steps in requests]
+        results = policy.generate(prompts, first if depth == 0 else params)
         expanded: list[list[list[Step]]] = [[] for _ in problems]
         for (i, steps), samples in zip(requests, results, strict=True):
             for completion in samples:
@@ -104,7 +110,9 @@ def beam_search(
                     if code is not None:
                         generation.candidates.append(Candidate(code, steps))
             break
-        beams = [_top(score_steps(p, t), t, width) if t else [] for p, t in zip(problems, expanded, strict=True)]
+        beams = [
+            _top(score_steps(p, t), t, width) if t else [] for p, t in zip(problems, expanded, strict=True)
+        ]
     return out
 
 
@@ -119,23 +127,38 @@ def mcts(
     box: Sandbox,
     problems: Sequence[Problem],
     selection_tests: Sequence[Sequence[TestCase]],
-    budget: int,
+    budgets: Sequence[int],
     cfg: MCTSConfig,
     sampling: SamplingParams,
-) -> list[Generation]:
-    """MCTS with `budget` rollouts. The search is rewarded on `selection_tests` (generated or public
-    tests, possibly none: then every reward is 0 and the search still writes programs), never on the
-    problems' own (hidden) tests."""
+) -> Iterator[tuple[int, list[Generation]]]:
+    """(budget, one Generation per problem) for each budget, ascending. MCTS is an anytime search, so
+    one search serves every budget: the tree after k rollouts is the search with budget k.
+
+    The search is rewarded on `selection_tests` (generated or public tests, possibly none: then every
+    reward is 0 and the search still writes programs), never on the problems' own (hidden) tests."""
     meter = TokenMeter(policy, problems)
     blind = [with_tests(p, tests) for p, tests in zip(problems, selection_tests, strict=True)]
-    states = search(meter, box, blind, cfg.model_copy(update={"rollouts": budget}), sampling)
-    return [
-        Generation(
-            [Candidate(n.code, n.steps()) for n in s.tree.root.walk() if n.terminal and n.code is not None],
-            tokens,
+    states = [ProblemSearch(p) for p in blind]
+    # what `coder_rl.mcts.search.search` samples with
+    one = sampling.model_copy(update={"n": 1, "stop": [STEP_STOP], "logprobs": cfg.rule == "puct"})
+    for budget in sorted(budgets):
+        upto = cfg.model_copy(update={"rollouts": budget})
+        while active := [s for s in states if not s.done(upto)]:
+            run_round(meter, box, active, upto, one)
+        yield (
+            budget,
+            [
+                Generation(
+                    [
+                        Candidate(n.code, n.steps())
+                        for n in s.tree.root.walk()
+                        if n.terminal and n.code is not None
+                    ],
+                    tokens,
+                )
+                for s, tokens in zip(states, meter.tokens, strict=True)
+            ],
         )
-        for s, tokens in zip(states, meter.tokens, strict=True)
-    ]
 
 
 def with_tests(problem: Problem, tests: Sequence[TestCase]) -> Problem:

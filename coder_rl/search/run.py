@@ -48,7 +48,9 @@ class SearchSamplingConfig(Section):
     seed: int | None = 0
 
     def whole(self) -> SamplingParams:
-        return SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed)
+        return SamplingParams(
+            max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed
+        )
 
     def step(self) -> SamplingParams:
         return self.whole().model_copy(update={"max_tokens": self.step_max_tokens})
@@ -61,14 +63,18 @@ class SearchConfig(Section):
     methods: list[Method] = Field(default_factory=lambda: list(METHODS), min_length=1)
     aggregations: list[AggregationName] = Field(default_factory=lambda: list(ALL_AGGREGATIONS), min_length=1)
     budgets: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: [1, 2, 4, 8], min_length=1, description="N: samples, beam expansions or rollouts"
+        default_factory=lambda: [1, 2, 4, 8],
+        min_length=1,
+        description="N: samples, beam expansions or rollouts",
     )
     beam: BeamConfig = BeamConfig()
     mcts: MCTSConfig = Field(MCTSConfig(), description="the search's settings; rollouts is the budget")
     generated_tests: int = Field(
         4, ge=0, description="selection tests asked of the TCG per sample (verifier.tcg_model); 0: none"
     )
-    problems_per_batch: int = Field(8, ge=1, description="problems searched together (one policy call a round)")
+    problems_per_batch: int = Field(
+        8, ge=1, description="problems searched together (one policy call a round)"
+    )
     verifier: VerifierConfig = VerifierConfig()
     out_dir: str = "runs/search"
 
@@ -192,11 +198,11 @@ def generate(
             yield budget, [merge(s[:budget]) for s in samples]
         return
     step = cfg.sampling.step()
+    if method == "mcts":  # one search, its tree read after each budget's rollouts
+        yield from mcts(policy, verifier.sandbox, group, selection, cfg.budgets, cfg.mcts, step)
+        return
     for budget in cfg.budgets:
-        if method == "beam":
-            yield budget, beam_search(policy, verifier.score_steps, group, budget, cfg.beam, step)
-        else:
-            yield budget, mcts(policy, verifier.sandbox, group, selection, budget, cfg.mcts, step)
+        yield budget, beam_search(policy, verifier.score_steps, group, budget, cfg.beam, step)
 
 
 class Judge:
@@ -235,14 +241,16 @@ class Judge:
         return run
 
     def _measure(self, i: int, candidates: list[Candidate]) -> None:
-        """Run the new programs on the selection and hidden tests (one sandbox batch) and score new
-        trajectories and programs with the PRM (one batch each)."""
+        """Run the new programs on the selection and the hidden tests and score new trajectories and
+        programs with the PRM: one batch each."""
         problem, selection = self.problems[i], self.selection[i]
         codes = list(dict.fromkeys(c.code for c in candidates if c.code not in self.seen[i]))
         if codes:
-            jobs = [(code, selection) for code in codes] + [(code, problem.tests) for code in codes]
-            results = self.verifier.sandbox.run_batch(jobs)
-            for code, chosen, hidden in zip(codes, results[: len(codes)], results[len(codes) :], strict=True):
+            box = self.verifier.sandbox
+            chosen_results = box.run_batch([(code, selection) for code in codes])
+            # only all-pass counts on the hidden tests: stop at a program's first failure
+            hidden_results = box.run_batch([(code, problem.tests) for code in codes], fail_fast=True)
+            for code, chosen, hidden in zip(codes, chosen_results, hidden_results, strict=True):
                 self.seen[i][code] = (
                     behaviour(chosen, selection),
                     tuple(t.passed for t in chosen.tests),
@@ -252,7 +260,9 @@ class Judge:
             return
         new = list({_key(c): c for c in candidates if _key(c) not in self.steps[i]}.values())
         if new:
-            for c, scores in zip(new, self.verifier.score_steps(problem, [as_steps(c) for c in new]), strict=True):
+            for c, scores in zip(
+                new, self.verifier.score_steps(problem, [as_steps(c) for c in new]), strict=True
+            ):
                 self.steps[i][_key(c)] = scores
         # The outcome reward: the PRM reading the bare program, as the verifier scores a candidate
         # without reasoning, so orm_* judge the code alone and prm_* the reasoning that led to it.
@@ -275,7 +285,9 @@ def summarize(
     table = []
     for method in methods:
         for budget in budgets:
-            runs = [r for rec in records for r in rec["runs"] if r["method"] == method and r["budget"] == budget]
+            runs = [
+                r for rec in records for r in rec["runs"] if r["method"] == method and r["budget"] == budget
+            ]
             count = max(len(runs), 1)
             tokens = sum(r["tokens"] for r in runs) / count
             for name in [*aggregations, "oracle"]:
@@ -326,13 +338,17 @@ def plot(results: dict[str, Any], path: Path) -> None:
             )
             if points:
                 xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, line, marker=marker, color=colours[name], label=f"{method} {name}", markersize=4)
+                ax.plot(
+                    xs, ys, line, marker=marker, color=colours[name], label=f"{method} {name}", markersize=4
+                )
     ax.set_xscale("log")
     ax.set_xlabel("tokens generated per problem (mean)")
     ax.set_ylabel("accuracy (selected program passes every hidden test)")
     ax.set_ylim(-0.03, 1.03)
     ax.set_title(f"test-time scaling, {results['problems']} problems (budgets {results['budgets']})")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=1 + len(results["methods"]) // 2)
+    ax.legend(
+        fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=1 + len(results["methods"]) // 2
+    )
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
