@@ -143,17 +143,19 @@ def test_the_token_meter_charges_each_problem_for_its_own_prompts():
 
 def test_mcts_is_rewarded_on_the_selection_tests_never_the_hidden_ones(local_box):
     cfg = MCTSConfig(rollouts=99, children=3, max_depth=3)
-    runs = list(mcts(ScriptedPolicy(), local_box, [PROBLEM], [[]], [1, 2, 4], cfg, SamplingParams()))
-    assert [budget for budget, _ in runs] == [1, 2, 4]
-    sizes = [(len(g.candidates), g.tokens) for _, (g,) in runs]
-    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]  # one search, read at each budget
-    codes = {c.code for c in runs[-1][1][0].candidates}
-    assert "print(2 * int(input()))\n" in codes  # the scripted plan that doubles was found ...
-    # ... and, with no selection tests, nothing rewarded it: the search ran its whole budget
-    [(_, [early])] = list(
-        mcts(ScriptedPolicy(), local_box, [PROBLEM], [PROBLEM.tests], [4], cfg, SamplingParams())
+    runs = list(mcts(ScriptedPolicy(), local_box, [PROBLEM], [[]], [1, 2, 4, 8], cfg, SamplingParams()))
+    assert [budget for budget, _ in runs] == [1, 2, 4, 8]
+    counts = [len(g.candidates) for _, (g,) in runs]
+    tokens = [g.tokens for _, (g,) in runs]
+    assert counts == sorted(counts) and tokens == sorted(tokens) and tokens[0] < tokens[-1]  # one search
+    blind = runs[-1][1][0]
+    assert "print(2 * int(input()))\n" in {c.code for c in blind.candidates}  # the right plan was found ...
+    # ... yet nothing rewarded it (the hidden tests stayed hidden): the search spent its whole budget,
+    # where the same search given those tests stops once a program passes them.
+    [(_, [told])] = list(
+        mcts(ScriptedPolicy(), local_box, [PROBLEM], [PROBLEM.tests], [8], cfg, SamplingParams())
     )
-    assert len(early.candidates) < len(runs[-1][1][0].candidates)  # given tests, it stops once solved
+    assert told.tokens < blind.tokens
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +197,8 @@ def test_beam_or_prm_aggregations_without_a_prm_are_one_line_errors(tmp_path):
     )
     assert_one_line_error(result, "aggregation prm_min_max, aggregation orm_vote need a PRM")
     assert_one_line_error(run("search", "--set", "beam.widht=2"), "config error: beam.widht: unknown key")
+    missing = run("search", "--set", f"verifier.prm={tmp_path / 'nope'}")
+    assert_one_line_error(missing, "verifier.prm: no such directory")
     assert_one_line_error(run("search", "--set", "budgets=[0]"), "config error: budgets.0:")
 
 

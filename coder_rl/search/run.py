@@ -91,6 +91,14 @@ class SearchConfig(Section):
 
 def check(cfg: SearchConfig) -> None:
     """What the config asks for that it cannot have, before any model loads."""
+    # Both come from this project's training commands, so they are local directories; a missing one
+    # would otherwise be looked up on the hub, with retries, for most of a minute.
+    local = [("verifier.prm", cfg.verifier.prm)]
+    if cfg.verifier.tcg_backend != "openai":  # there, tcg_model names a served model
+        local.append(("verifier.tcg_model", cfg.verifier.tcg_model))
+    for key, path in local:
+        if path and not Path(path).expanduser().is_dir():
+            raise UserError(f"{key}: no such directory: {path}")
     if cfg.verifier.prm:
         return
     needs = (["method beam"] if "beam" in cfg.methods else []) + [
@@ -164,9 +172,13 @@ def search_group(
     cfg: SearchConfig, policy: Policy, verifier: Verifier, group: list[Problem], progress: Any, task: Any
 ) -> list[dict[str, Any]]:
     """One record per problem: every method at every budget, and what each aggregation picked."""
+    progress.update(task, description="selection tests")
     selection = [selection_tests(cfg, verifier, p) for p in group]
     judge = Judge(verifier, group, selection)
-    records = [{"problem_id": p.id, "selection_tests": len(t), "runs": []} for p, t in zip(group, selection, strict=True)]  # fmt: skip
+    records = [
+        {"problem_id": p.id, "selection_tests": len(tests), "runs": []}
+        for p, tests in zip(group, selection, strict=True)
+    ]
     for method in cfg.methods:
         progress.update(task, description=method)
         for budget, generations in generate(cfg, method, policy, verifier, group, selection):

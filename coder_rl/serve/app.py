@@ -208,7 +208,7 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
             max_concurrency=cfg.max_concurrency,
         )
 
-    @app.get("/metrics", response_class=PlainTextResponse)
+    @app.get("/metrics", response_class=PlainTextResponse, response_model=None)
     async def prometheus() -> PlainTextResponse:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 

@@ -19,20 +19,20 @@ class Strict(BaseModel):
 
 
 class StdioTest(Strict):
-    kind: Literal["stdin"] = "stdin"
+    kind: Literal["stdin"]
     stdin: str = Field("", max_length=MAX_TEXT)
     expected_stdout: str = Field(max_length=MAX_TEXT)
 
 
 class CallTest(Strict):
-    kind: Literal["call"] = "call"
+    kind: Literal["call"]
     fn_name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     args: list[Any] = Field(max_length=64)
     expected: Any
 
 
 class AssertTest(Strict):
-    kind: Literal["assert"] = "assert"
+    kind: Literal["assert"]
     source: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
