@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -103,11 +104,23 @@ def as_steps(candidate: Candidate) -> list[Step]:
     return candidate.steps or [Step(Action.GENERATE, f"```python\n{candidate.code.strip()}\n```")]
 
 
+def _loadable(path: str, hub: bool) -> bool:
+    """A local model directory, or (where a hub model makes sense) something shaped like a hub id:
+    a mistyped local path fails at once instead of after the hub's retries."""
+    local = Path(path)
+    if (local / "config.json").is_file():
+        return True
+    return hub and not local.exists() and path.count("/") == 1 and not path.startswith((".", "/", "~"))
+
+
 class Verifier:
     """Holds the sandbox and the loaded models; thread-safe (each model is used by one caller at a time)."""
 
     def __init__(self, cfg: VerifierConfig) -> None:
         self.cfg = cfg
+        for key, path in (("tcg_model", cfg.tcg_model), ("prm", cfg.prm)):
+            if path and not _loadable(path, hub=key == "tcg_model"):
+                raise UserError(f"{key}: {path} is not a model directory")
         self.sandbox = open_sandbox(cfg.sandbox)
         self.tcg: Any = None
         self.prm: Any = None

@@ -19,3 +19,4 @@ coder-rl rl run --config configs/rl_quickstart.yaml
 coder-rl rl run --config configs/rl_ppo_quickstart.yaml
 coder-rl rl sft --config configs/rl_sft_quickstart.yaml
 coder-rl selfplay --config configs/selfplay_quickstart.yaml
+coder-rl search --config configs/search_quickstart.yaml

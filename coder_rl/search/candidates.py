@@ -1,9 +1,10 @@
 """Generation methods for inference-time search: each turns a budget N into candidate programs.
 
 - `best_of_n`: N independent completions in the RL prompt form (the whole trajectory at once).
-- `beam_search`: step-level beam search guided by the PRM (OpenR's beam_search): width W, the root
-  expanded by N samples and each later beam by N // W samples of its next step, the top W partial trajectories by the PRM's score of
-  their last step kept; the last depth writes code.
+- `beam_search`: step-level beam search guided by the PRM (OpenR's beam_search): width W; the root is
+  expanded by N samples of the first step, each later beam by N // W samples of its next step, and
+  the W partial trajectories whose last step the PRM scores highest are kept; the last depth writes
+  code, so every depth costs N samples.
 - `mcts`: the pseudocode MCTS of `coder_rl.mcts` with N rollouts, rewarded by the tests selection may
   use (never the hidden ones); every program in the tree is a candidate.
 
