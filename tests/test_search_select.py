@@ -174,3 +174,18 @@ def test_summarize_and_table():
         "| best_of_n | majority_vote | 0.500 | 0.500 |",
         "| best_of_n | oracle | 0.500 | 1.000 |",
     ]
+
+
+def test_without_a_prm_the_defaults_keep_what_needs_none_and_named_ones_are_errors():
+    import pytest
+
+    from coder_rl.errors import UserError
+    from coder_rl.search.run import SearchConfig, check
+
+    defaults = SearchConfig()
+    check(defaults)
+    assert defaults.methods == ["best_of_n", "mcts"] and defaults.aggregations == ["majority_vote", "codet"]
+    with pytest.raises(UserError, match="method beam needs a PRM"):
+        check(SearchConfig(methods=["beam"]))
+    with pytest.raises(UserError, match="aggregation prm_min_max needs a PRM"):
+        check(SearchConfig(aggregations=["prm_min_max"]))

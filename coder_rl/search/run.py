@@ -101,6 +101,12 @@ def check(cfg: SearchConfig) -> None:
             raise UserError(f"{key}: no such directory: {path}")
     if cfg.verifier.prm:
         return
+    # Without a PRM the defaults keep what needs none (`coder-rl search --dataset sample` just runs);
+    # what the config asked for by name is an error instead.
+    if "methods" not in cfg.model_fields_set:
+        cfg.methods = [m for m in cfg.methods if m != "beam"]
+    if "aggregations" not in cfg.model_fields_set:
+        cfg.aggregations = [a for a in cfg.aggregations if a not in NEEDS_PRM]
     needs = (["method beam"] if "beam" in cfg.methods else []) + [
         f"aggregation {name}" for name in cfg.aggregations if name in NEEDS_PRM
     ]
