@@ -55,7 +55,8 @@ def main() -> None:
             random_pick += 1 / len(candidates)
             ranked, _ = verifier.verify(problem, candidates, limits=limits)
             given_first += ranked[-1].rank == 1
-            hidden = replace(problem, tests=[])
+            # the function's name stays known when the tests are hidden (call-based problems)
+            hidden = replace(problem, tests=[], metadata={**problem.metadata, "fn_name": problem.fn_name})
             ranked, _ = verifier.verify(
                 hidden, candidates, generated_tests=args.generated_tests, limits=limits
             )

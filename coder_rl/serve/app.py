@@ -16,6 +16,7 @@ import asyncio
 import hmac
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -127,6 +128,9 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
     metrics = Metrics()
     slots = {"used": 0}
     state: dict[str, Verifier] = {}
+    # One thread per slot: an admitted request never waits for a thread (it would spend its deadline there).
+    threads = ThreadPoolExecutor(cfg.max_concurrency, thread_name_prefix="verifier")
+    working: set[asyncio.Future] = set()
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -134,6 +138,9 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
         try:
             yield
         finally:
+            if working:  # runs past their deadline still use the sandbox: let them end first
+                await asyncio.wait(working, timeout=cfg.graceful_shutdown_s)
+            threads.shutdown(wait=False)
             if verifier is None:
                 await asyncio.to_thread(state["verifier"].close)
 
@@ -174,8 +181,10 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
         else:
             response = await call_next(request)
         if path.startswith("/v1/"):
-            metrics.requests.labels(path, str(response.status_code)).inc()
-            metrics.seconds.labels(path).observe(time.perf_counter() - start)
+            route = request.scope.get("route")  # the route's own path: unknown paths make no new series
+            endpoint = route.path if route is not None else "unmatched"
+            metrics.requests.labels(endpoint, str(response.status_code)).inc()
+            metrics.seconds.labels(endpoint).observe(time.perf_counter() - start)
         return response
 
     async def work(fn: Callable[[], Any]) -> Any:
@@ -189,11 +198,13 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
             slots["used"] -= 1
             metrics.in_flight.dec()
 
-        task = asyncio.ensure_future(asyncio.to_thread(fn))
+        task = asyncio.get_running_loop().run_in_executor(threads, fn)
+        working.add(task)
+        task.add_done_callback(working.discard)
         task.add_done_callback(release)
         try:
             return await asyncio.wait_for(asyncio.shield(task), cfg.request_timeout_s)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not TimeoutError before Python 3.11
             raise HTTPError(504, f"deadline of {cfg.request_timeout_s:g} s passed") from None
 
     def limits(given: s.LimitsIn | None) -> Any:
@@ -225,7 +236,7 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
     async def generate_tests(body: s.GenerateTestsRequest) -> s.GenerateTestsResponse:
         problem = _problem(body.problem)
         tests = await work(lambda: state["verifier"].generate_tests(problem, body.num_tests))
-        return s.GenerateTestsResponse(tests=[s.from_case(c) for c in tests])
+        return s.GenerateTestsResponse(tests=s.shown(tests))
 
     @app.post("/v1/verify", response_model=s.VerifyResponse)
     async def verify(body: s.VerifyRequest) -> s.VerifyResponse:
@@ -238,7 +249,7 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
         )
         metrics.count_results([r for rep in reports for r in (rep.given_results, rep.generated_results) if r])
         return s.VerifyResponse(
-            candidates=[_candidate(r) for r in reports], generated_tests=[s.from_case(c) for c in generated]
+            candidates=[_candidate(r) for r in reports], generated_tests=s.shown(generated)
         )
 
     @app.post("/v1/score_steps", response_model=s.ScoreStepsResponse)
