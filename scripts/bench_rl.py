@@ -93,21 +93,6 @@ def bench_reward(count: int) -> list[tuple[str, str, str]]:
     ]  # fmt: skip
 
 
-def prm_dir(model: str, out: Path) -> str:
-    """A PRM-shaped model (the tiny model with the step tag added): scoring cost does not need training."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from coder_rl.prm import prepare_tokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    prepare_tokenizer(tokenizer)
-    lm = AutoModelForCausalLM.from_pretrained(model)
-    lm.resize_token_embeddings(len(tokenizer))
-    lm.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return str(out)
-
-
 def naive_prm_scores(prm, items) -> list[list[float]]:
     """OpenR's way: each trajectory alone through the whole model, then the two label logits at its tags."""
     import torch
@@ -125,6 +110,7 @@ def naive_prm_scores(prm, items) -> list[list[float]]:
 
 def bench_prm(model: str, count: int, work: Path) -> list[tuple[str, str, str]]:
     from coder_rl.prm import PRM
+    from coder_rl.prm.model import init_prm
     from pseudocode import Action, Step
     from pseudocode.prompts import problem_prompt
 
@@ -135,7 +121,7 @@ def bench_prm(model: str, count: int, work: Path) -> list[tuple[str, str, str]]:
           Step(Action.GENERATE, f"```python\n{problems[i % len(problems)].solutions[0]}\n```")])
         for i in range(count)
     ]  # fmt: skip
-    path = prm_dir(model, work / "prm")
+    path = str(init_prm(model, work / "prm"))
     prm = PRM(path, batch_size=8)
     prm.score_batch(items[:2])  # warm-up
     start = time.perf_counter()

@@ -24,6 +24,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), TinyModelConfig(pretrain_steps=60))
 
 
+@pytest.fixture(scope="session")
+def tiny_prm_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with the step tag added: a PRM in shape (untrained, its scores are arbitrary)."""
+    from coder_rl.prm.model import init_prm
+
+    return init_prm(tiny_model_dir, tmp_path_factory.mktemp("tiny-prm"))
+
+
 # ---------------------------------------------------------------- sandboxes, shared by the sandbox tests
 
 REPO = Path(__file__).resolve().parents[1]

@@ -115,26 +115,19 @@ def test_training_lowers_the_loss_and_scores_every_step(tiny_model_dir, tmp_path
     assert json.loads((tmp_path / "prm" / "report.json").read_text())["held_out_auc"] == result.held_out_auc
 
 
-def test_batched_scores_equal_full_logits_one_trajectory_at_a_time(tiny_model_dir, tmp_path):
+def test_batched_scores_equal_full_logits_one_trajectory_at_a_time(tiny_prm_dir):
     """Scoring sorts trajectories by length and applies only the label rows of the LM head at the tags:
     the scores must be those of the whole model's logits, in the caller's order."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from coder_rl.prm.model import PRM, build_input, prepare_tokenizer, step_scores
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    prepare_tokenizer(tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    model.resize_token_embeddings(len(tokenizer))
-    model.save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
     items = [
         ("### Problem\nA long statement " + "word " * 40, [Step(Action.DEFINE, "plan"), Step(Action.GENERATE, "x")]),
         ("short", [Step(Action.REFINE, "one step")]),
         ("medium " * 5, [Step(Action.DEFINE, "a"), Step(Action.REFINE, "b"), Step(Action.GENERATE, "c")]),
     ]  # fmt: skip
-    prm = PRM(str(tmp_path), batch_size=2)
+    prm = PRM(str(tiny_prm_dir), batch_size=2)
     tag, good, bad = prepare_tokenizer(prm.tokenizer)
     expected = []
     for prompt, steps in items:

@@ -203,20 +203,8 @@ def test_beam_or_prm_aggregations_without_a_prm_are_one_line_errors(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def prm_dir(tiny_model_dir, tmp_path_factory):
-    """A PRM-shaped model: the tiny model with the step tag added (untrained: scores need no training)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from coder_rl.prm import prepare_tokenizer
-
-    out = tmp_path_factory.mktemp("prm")
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    prepare_tokenizer(tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    model.resize_token_embeddings(len(tokenizer))
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+def prm_dir(tiny_prm_dir):
+    return tiny_prm_dir
 
 
 @pytest.mark.slow

@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -36,24 +35,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def tiny_prm(tiny_model_dir: Path, out: Path) -> Path:
-    """The tiny model with the step tag added: a PRM in shape (untrained: its scores are arbitrary)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from coder_rl.prm import prepare_tokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    prepare_tokenizer(tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    model.resize_token_embeddings(len(tokenizer))
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
 @pytest.fixture(scope="module")
-def verifier(tiny_model_dir, tmp_path_factory) -> Iterator[Verifier]:
-    prm = tiny_prm(tiny_model_dir, tmp_path_factory.mktemp("prm"))
+def verifier(tiny_model_dir, tiny_prm_dir) -> Iterator[Verifier]:
+    prm = tiny_prm_dir
     cfg = VerifierConfig(
         sandbox={"workers": 2, "limits": {"time_s": 1}}, tcg_model=str(tiny_model_dir), tcg_samples=1,
         tcg_max_tokens=64, prm=str(prm), device="cpu",

@@ -32,6 +32,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
+from coder_rl.prm.model import init_prm  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = 25
@@ -49,32 +51,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _prm_dir(model: Path, out: Path) -> Path:
-    """A PRM-shaped model: the tiny model with the PRM's step tag added (scores need no training), scoring
-    at most 256 tokens of a trajectory so that fuzzed 100k-character steps stay cheap."""
-    import json
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from coder_rl.prm import prepare_tokenizer
-    from coder_rl.prm.model import PRM_SETTINGS
-
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    prepare_tokenizer(tokenizer)
-    lm = AutoModelForCausalLM.from_pretrained(model)
-    lm.resize_token_embeddings(len(tokenizer))
-    lm.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / PRM_SETTINGS).write_text(json.dumps({"max_length": 256}))
-    return out
-
-
 @pytest.fixture(scope="module")
 def server_url(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`coder-rl serve` in a subprocess with the tiny model as TCG and a tiny PRM, short sandbox limits and
     room for every sequential request (no 429); its log is shown if it dies."""
     work = tmp_path_factory.mktemp("serve-schema")
-    prm = _prm_dir(tiny_model_dir, work / "prm")
+    # scoring at most 256 tokens of a trajectory, so that fuzzed 100k-character steps stay cheap
+    prm = init_prm(tiny_model_dir, work / "prm", max_length=256)
     port = _free_port()
     sets = [
         "verifier.sandbox.workers=2", "verifier.sandbox.limits.time_s=1", "verifier.sandbox.limits.wall_s=3",

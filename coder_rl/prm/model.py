@@ -42,6 +42,22 @@ def prepare_tokenizer(tokenizer: Any) -> tuple[int, int, int]:
     return tokenizer.convert_tokens_to_ids(STEP_TAG), ids[0], ids[1]
 
 
+def init_prm(base_model: str | Path, out: Path, max_length: int | None = None) -> Path:
+    """A PRM in shape, untrained: `base_model` with the step tag added to its vocabulary, saved to `out`
+    (where `coder-rl prm train` would start; tests and benchmarks score with it as it is)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    prepare_tokenizer(tokenizer)
+    model = AutoModelForCausalLM.from_pretrained(base_model)
+    model.resize_token_embeddings(len(tokenizer))
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    if max_length is not None:
+        (Path(out) / PRM_SETTINGS).write_text(json.dumps({"max_length": max_length}))
+    return Path(out)
+
+
 def build_input(tokenizer: Any, prompt: str, steps: Sequence[Step], tag_id: int, max_length: int) -> PRMInput:
     """Prompt, then each step followed by the tag, tokenized piece by piece. Steps that would not fit
     in `max_length` are cut from the end (their scores are then missing: fewer tags than steps)."""
