@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -27,6 +26,7 @@ from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.execution import SandboxConfig, open_sandbox
+from coder_rl.models.paths import check_model_path
 from coder_rl.policy.base import PolicyConfig
 from coder_rl.prm.model import Aggregation, aggregate
 from pseudocode import Action, Step
@@ -55,6 +55,14 @@ class VerifierConfig(Section):
         True, description="given tests rank first; the TCG and the PRM break ties"
     )
     device: str = "auto"
+
+    def check_models(self) -> None:
+        """Before anything loads: the PRM is a local directory (`coder-rl prm train` made it); the TCG may
+        also be a hub id, or any name an OpenAI-compatible server serves."""
+        if self.prm:
+            check_model_path("verifier.prm", self.prm)
+        if self.tcg_model and self.tcg_backend != "openai":
+            check_model_path("verifier.tcg_model", self.tcg_model, hub=True)
 
 
 @dataclass
@@ -104,23 +112,12 @@ def as_steps(candidate: Candidate) -> list[Step]:
     return candidate.steps or [Step(Action.GENERATE, f"```python\n{candidate.code.strip()}\n```")]
 
 
-def _loadable(path: str, hub: bool) -> bool:
-    """A local model directory, or (where a hub model makes sense) something shaped like a hub id:
-    a mistyped local path fails at once instead of after the hub's retries."""
-    local = Path(path)
-    if (local / "config.json").is_file():
-        return True
-    return hub and not local.exists() and path.count("/") == 1 and not path.startswith((".", "/", "~"))
-
-
 class Verifier:
     """Holds the sandbox and the loaded models; thread-safe (each model is used by one caller at a time)."""
 
     def __init__(self, cfg: VerifierConfig) -> None:
         self.cfg = cfg
-        for key, path in (("tcg_model", cfg.tcg_model), ("prm", cfg.prm)):
-            if path and not _loadable(path, hub=key == "tcg_model"):
-                raise UserError(f"{key}: {path} is not a model directory")
+        cfg.check_models()
         self.sandbox = open_sandbox(cfg.sandbox)
         self.tcg: Any = None
         self.prm: Any = None
@@ -191,10 +188,12 @@ class Verifier:
         generated = self.generate_tests(problem, generated_tests) if generated_tests else []
         if generated:
             suites.append(("generated", generated))
-        for name, tests in suites:
-            for report, result in zip(
-                reports, self.execute([c.code for c in candidates], tests, limits), strict=True
-            ):
+        # every candidate on every suite in one sandbox batch: all of it runs concurrently
+        batch = [(c.code, tests) for _, tests in suites for c in candidates]
+        results = iter(self.sandbox.run_batch(batch, limits) if batch else [])
+        for name, _ in suites:
+            for report in reports:
+                result = next(results)
                 setattr(report, name, pass_fraction(result))
                 setattr(report, f"{name}_results", result)
         if self.prm is not None and candidates:

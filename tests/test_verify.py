@@ -32,3 +32,18 @@ def test_given_tests_rank_first_when_trusted_and_ties_keep_their_order():
     assert [r.rank for r in reports] == [4, 3, 1, 2]
     rank(reports, weights, trust_given=False)  # by score alone the steps can outweigh a failed test
     assert reports[0].rank == 1
+
+
+def test_model_paths_are_checked_before_anything_loads(tmp_path):
+    from coder_rl.errors import UserError
+    from coder_rl.verify import VerifierConfig
+
+    (tmp_path / "config.json").write_text("{}")
+    VerifierConfig(
+        prm=str(tmp_path), tcg_model="deepseek-ai/deepseek-coder-1.3b-instruct"
+    ).check_models()  # a hub id
+    VerifierConfig(tcg_model="gpt-4o-mini", tcg_backend="openai").check_models()  # a served model's name
+    with pytest.raises(UserError, match="verifier.prm: runs/nope/final is not a model directory"):
+        VerifierConfig(prm="runs/nope/final").check_models()
+    with pytest.raises(UserError, match="verifier.tcg_model"):
+        VerifierConfig(tcg_model="runs/typo/final").check_models()

@@ -21,6 +21,7 @@ from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.execution import SandboxConfig
+from coder_rl.models.paths import check_model_path
 from coder_rl.reward_tests import RewardTestsConfig, with_reward_tests
 from coder_rl.rl.grpo import GRPOSection
 from coder_rl.rl.ppo import PPOSection
@@ -108,8 +109,8 @@ def process_device(device: str) -> str:
 
 def run_rl(cfg: RLConfig) -> RLResult:
     """Train with the configured algorithm, resuming from the last checkpoint in output_dir."""
-    if cfg.prm is not None and not (Path(cfg.prm) / "config.json").is_file():  # before any model loads
-        raise UserError(f"prm: {cfg.prm} is not a model directory (train one with `coder-rl prm train`)")
+    if cfg.prm is not None:  # before any model loads
+        check_model_path("prm", cfg.prm)
     if cfg.algorithm == "ppo":
         from coder_rl.rl.ppo import run_ppo
 

@@ -91,14 +91,7 @@ class SearchConfig(Section):
 
 def check(cfg: SearchConfig) -> None:
     """What the config asks for that it cannot have, before any model loads."""
-    # Both come from this project's training commands, so they are local directories; a missing one
-    # would otherwise be looked up on the hub, with retries, for most of a minute.
-    local = [("verifier.prm", cfg.verifier.prm)]
-    if cfg.verifier.tcg_backend != "openai":  # there, tcg_model names a served model
-        local.append(("verifier.tcg_model", cfg.verifier.tcg_model))
-    for key, path in local:
-        if path and not Path(path).expanduser().is_dir():
-            raise UserError(f"{key}: no such directory: {path}")
+    cfg.verifier.check_models()
     if cfg.verifier.prm:
         return
     # Without a PRM the defaults keep what needs none (`coder-rl search --dataset sample` just runs);
