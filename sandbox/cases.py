@@ -22,8 +22,12 @@ class StdioCase:
 class CallCase:
     """Call `fn_name(*args)` (or `Solution().fn_name(*args)`) and compare the result with `expected`.
 
-    `expected` is kept exactly as the dataset gives it: TACO sometimes wraps it in an extra list,
-    and the judge, not the loader, decides what matches.
+    The judge compares the result with `expected` exactly (`sandbox.judge.compare_value`): no extra
+    list is stripped there. TACO/APPS store many call-based problems with every expected value in a
+    one-element list; the loader decides that once per problem (every output a list of length 1:
+    wrapped, so `expected` is `out[0]`; otherwise as given) and records it in the problem's
+    `metadata["taco_wrapped_outputs"]`. The one ambiguity: in a problem that was not wrapped, a
+    function that returns a one-element list in every test is read as wrapped, and then fails.
     """
 
     fn_name: str
@@ -33,7 +37,32 @@ class CallCase:
 
 @dataclass(slots=True)
 class AssertCase:
-    """Assert-based test code that runs after the program; it passes only if it runs to its end."""
+    """Assert-based test code (MBPP's asserts, HumanEval's `check(candidate)`); it passes only if it
+    runs to its end.
+
+    The test code runs in a process of its own, apart from the program's: every name of the program
+    it uses is a stand-in that sends calls to the program's process, and only plain values come back
+    (None, bool, int, float, str, bytes, complex, and lists, tuples, dicts, sets and frozensets of
+    them; subclasses such as Counter or a namedtuple come back as their base type, numpy values via
+    .tolist()). Comparisons, builtins and `assert` itself run where the program cannot reach, so
+    neither an object whose __eq__ is always true nor any patching, tracing or exiting of the
+    program's process passes a test, and the source (with its expected values) never enters memory
+    the program can read.
+
+    What this means for test code. Works as before: calling the program's functions with plain
+    arguments (positional or keyword), `Solution().method(...)` and other classes (the instance stays
+    in the program's process; its attributes, methods, len(), [], `in`, iteration and str() answer
+    from there), passing the program's own objects or functions back to it, expected exceptions
+    (`except ValueError`: a builtin exception type is raised as itself, the program's own as a
+    RemoteError), library modules (`math.isclose` after the program's `import math` is the tests'
+    own math), the program's plain top-level values (copied), and `is None` / `is True`. Fails, never
+    passes a wrong program: passing a lambda or other object of the test's own to the program
+    (runtime_error: it cannot be sent), a function returning a generator, iterator or instance
+    (wrong_answer: not a plain value), checking that an argument was mutated (the program changed
+    its own copy), `is` on anything but None and bools, a class's own attributes (`Foo.CONST`), and a
+    program function named like a builtin (`max`, `sum`: the tests' name means the builtin). Test
+    code that uses a helper the program defines (HumanEval's `poly`) trusts the program for it.
+    """
 
     source: str
 

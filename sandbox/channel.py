@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +29,7 @@ class WorkerLost(RuntimeError):
 class Channel(Protocol):
     def send(self, frame: bytes) -> None: ...
     def recv(self, timeout: float) -> dict[str, Any]: ...
+    def fit(self, memory_bytes: int) -> None: ...
     def close(self) -> None: ...
 
 
@@ -82,28 +84,42 @@ class ProcessChannel:
         env: dict[str, str] | None = None,
         preexec_fn: Callable[[], None] | None = None,
         on_close: Callable[[], None] | None = None,
+        on_fit: Callable[[int], None] | None = None,
     ) -> None:
-        self._stderr = tempfile.TemporaryFile()
+        self._closed = False
         self._on_close = on_close
-        self._process = subprocess.Popen(
-            list(command),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            env=env,
-            preexec_fn=preexec_fn,
-            start_new_session=True,
-        )
+        self._on_fit = on_fit
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self._process = subprocess.Popen(
+                list(command),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=env,
+                preexec_fn=preexec_fn,
+                start_new_session=True,
+            )
+        except BaseException:  # nothing started: still give back the file and the caller's resources
+            self._closed = True
+            run_all([self._stderr.close, *([on_close] if on_close else [])])
+            raise
         self._decoder = FrameDecoder()
         self._selector = selectors.DefaultSelector()
-        self._selector.register(self._process.stdout, selectors.EVENT_READ)
+        self._exited = _pidfd(self._process.pid)
         try:
+            self._selector.register(self._process.stdout, selectors.EVENT_READ)
+            if self._exited is not None:
+                self._selector.register(self._exited, selectors.EVENT_READ)
             ready = self.recv(START_TIMEOUT_S)
+            self.pid: int = ready["pid"]
         except WorkerLost as exc:
             detail = self.stderr_text() or str(exc)
             self.close()
             raise SandboxUnavailable(f"sandbox worker failed to start: {detail}") from None
-        self.pid: int = ready["pid"]
+        except BaseException:
+            self.close()
+            raise
 
     def stderr_text(self) -> str:
         self._stderr.seek(0)
@@ -118,24 +134,72 @@ class ProcessChannel:
             raise WorkerLost("worker exited") from None
 
     def _read_some(self, wait: float) -> bytes | None:
-        if not self._selector.select(wait):
+        ready = {key.fileobj for key, _ in self._selector.select(wait)}
+        if not ready:
             return None
-        return os.read(self._process.stdout.fileno(), 1 << 20)
+        if self._process.stdout in ready:
+            return os.read(self._process.stdout.fileno(), 1 << 20)
+        # The process we started (bubblewrap) exited with the worker's stdout still open: a worker
+        # whose uid changed does not get bubblewrap's death signal (the kernel checks the dying
+        # parent's right to signal it), so it is lost all the same; on_close kills its cgroup.
+        return b""
 
     def recv(self, timeout: float) -> dict[str, Any]:
         return recv_frame(self._decoder, self._read_some, timeout)
 
+    def fit(self, memory_bytes: int) -> None:
+        """Set the worker's whole-memory cap (its cgroup's), where it has one."""
+        if self._on_fit is not None:
+            self._on_fit(memory_bytes)
+
     def close(self) -> None:
+        """Stop the worker and release everything it held: every step runs whatever an earlier one
+        raised. A worker that is already dead (or dies meanwhile) is no error; closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        steps = [
+            self._stop,
+            self._process.stdin.close,  # a broken pipe here (the worker is gone) still closes the fd
+            self._process.stdout.close,
+            self._selector.close,
+            self._stderr.close,
+            *([partial(os.close, self._exited)] if self._exited is not None else []),
+        ]
+        run_all([*steps, *([self._on_close] if self._on_close else [])])
+
+    def _stop(self) -> None:
         if self._process.poll() is None:
             try:
                 self.send(encode_frame({"op": "exit"}))
                 self._process.wait(timeout=1)
             except (WorkerLost, subprocess.TimeoutExpired):
-                self._process.kill()
-                self._process.wait()
-        for stream in (self._process.stdin, self._process.stdout):
-            stream.close()
-        self._selector.close()
-        self._stderr.close()
-        if self._on_close:
-            self._on_close()
+                pass
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait(timeout=10)  # SIGKILL: only a process stuck in the kernel outlasts this
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when `pid` exits (None before Linux 5.3)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def run_all(steps: Sequence[Callable[[], object]]) -> None:
+    """Run every step whatever the ones before raised. A broken pipe (the worker is gone) is expected and
+    dropped; any other failure is raised once every step has run (several: one RuntimeError naming all)."""
+    errors: list[BaseException] = []
+    for step in steps:
+        try:
+            step()
+        except BrokenPipeError:
+            pass
+        except Exception as exc:
+            errors.append(exc)
+    if len(errors) > 1:
+        raise RuntimeError("; ".join(f"{type(e).__name__}: {e}" for e in errors)) from errors[0]
+    if errors:
+        raise errors[0]

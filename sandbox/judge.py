@@ -8,6 +8,11 @@ whitespace: space, tab, CR, FF, VT; a no-break space is part of a token). Where 
 matches if it is within 1e-6, relative or absolute; every other token must be identical,
 case-sensitively. Unlike TACO's checker, line order and single-character tokens get no leniency.
 Mode "exact" compares the whole output byte for byte (invalid UTF-8 never matches text).
+
+Call rule: the result crosses back as JSON text, which the program shapes, so the host decodes it
+with bounds (`decode_result`: size, nesting depth, integer digits) and compares it with `compare_value`:
+an expected int needs an int equal to it (3.0 is not 3), an expected float matches within 1e-6, bools
+equal only bools. Whatever the text holds, the verdict is passed or wrong_answer, never sandbox_error.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import json
 import math
 import re
 import signal
+import sys
+from itertools import accumulate
 from typing import Any
 
 from sandbox.cases import AssertCase, CallCase, StdioCase, TestCase
@@ -29,6 +36,10 @@ STDOUT_MODES = ("tokens", "exact")
 _SIGNALS = {s.value for s in signal.Signals}
 _ASCII_SPACE = " \t\r\f\v"
 _SEPARATOR = re.compile(r"[ \t\r\f\v]+")
+MAX_RESULT_DEPTH = 100  # lists and objects nested in a call result; deeper is a wrong_answer
+MAX_RESULT_CHARS = 16 * 1024 * 1024  # the worker caps its report at this (RESULT_CAP); so does the host
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def close_enough(expected: float, actual: float, tolerance: float = TOLERANCE) -> bool:
@@ -81,15 +92,23 @@ def _token_matches(expected: str, actual: str) -> bool:
 def compare_value(expected: Any, actual: Any) -> bool:
     """Structural equality for call results: tuples equal lists, floats within the tolerance.
 
-    `actual` has crossed the process boundary as JSON, so tuples are already lists.
+    An expected int (not a bool) compares exactly, with no tolerance: `n*1000+7` is not within 1e-6 of
+    `float(n*1000)`, it is wrong. A float exactly equal to it (3.0 for 3, as `/` gives) is the same
+    number and matches, as Python's `==` and TACO's checker have it; an exact comparison of an int
+    with a float cannot round, so no nearby float passes. An expected float matches an int or a float within 1e-6, relative or absolute (NaN only NaN).
+    Bools equal only bools. `actual` has crossed the process boundary as JSON, so tuples are already
+    lists. The expected value is compared as given: no extra list around it is stripped here (the
+    dataset adapter decides that once per problem).
     """
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
-    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
-        if isinstance(expected, float) or isinstance(actual, float):
-            nans = [isinstance(x, float) and math.isnan(x) for x in (expected, actual)]
-            return all(nans) if any(nans) else close_enough(expected, actual)
-        return expected == actual
+    if isinstance(expected, int):
+        return isinstance(actual, (int, float)) and expected == actual
+    if isinstance(expected, float):
+        if not isinstance(actual, (int, float)):
+            return False
+        nans = [isinstance(x, float) and math.isnan(x) for x in (expected, actual)]
+        return all(nans) if any(nans) else close_enough(expected, actual)
     if isinstance(expected, (list, tuple)) and isinstance(actual, (list, tuple)):
         return len(expected) == len(actual) and all(map(compare_value, expected, actual))
     if isinstance(expected, dict) and isinstance(actual, dict):
@@ -99,11 +118,39 @@ def compare_value(expected: Any, actual: Any) -> bool:
     return type(expected) is type(actual) and expected == actual
 
 
-def call_matches(expected: Any, actual: Any) -> bool:
-    """TACO wraps some expected values in one extra list; either form matches."""
-    if compare_value(expected, actual):
-        return True
-    return isinstance(expected, list) and len(expected) == 1 and compare_value(expected[0], actual)
+def decode_result(text: Any) -> tuple[Any, str | None]:
+    """A call result's JSON text, decoded on the host: (value, None), or (None, why it is no answer).
+
+    The program shapes this text (it can also write its own report), so it is bounded before and while
+    it is decoded: at most MAX_RESULT_CHARS characters, lists and objects nested at most
+    MAX_RESULT_DEPTH deep (`[1]` is depth 1; `json.loads` would raise RecursionError near 1000), and
+    integers within Python's int-string limit (`sys.get_int_max_str_digits()`, 4300 digits). NaN and
+    Infinity decode to floats. Nothing in the text makes this raise.
+    """
+    if not isinstance(text, str):
+        return None, "result is not JSON text"
+    if len(text) > MAX_RESULT_CHARS:
+        return None, f"result over {MAX_RESULT_CHARS} characters"
+    if _nested_deeper_than(text, MAX_RESULT_DEPTH):
+        return None, f"result nested deeper than {MAX_RESULT_DEPTH}"
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"result is not JSON ({exc.msg})"
+    except ValueError:  # an integer literal past the int-string limit
+        return None, f"result holds an integer over {sys.get_int_max_str_digits()} digits"
+    except (RecursionError, MemoryError) as exc:  # not reachable within the bounds above; still no crash
+        return None, f"result could not be decoded ({type(exc).__name__})"
+
+
+def _nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether the JSON text nests lists and objects more than `limit` deep; linear, no recursion."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    if '"' in text:  # brackets inside strings do not nest: drop the strings (escapes first)
+        text = "".join(text.replace("\\\\", "").replace('\\"', "").split('"')[::2])
+    brackets = _NOT_BRACKET.sub("", text)
+    return len(brackets) > limit and max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > limit
 
 
 def judge(case: TestCase, reply: dict[str, Any], limits: Limits, stdout_mode: str = "tokens") -> TestResult:
@@ -116,7 +163,10 @@ def judge(case: TestCase, reply: dict[str, Any], limits: Limits, stdout_mode: st
         stdout=reply["stdout"][:KEEP_CHARS].encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
         stderr=reply["stderr_tail"][-KEEP_CHARS:],
     )
-    result.verdict, result.detail = _verdict(case, reply, limits, stdout_mode)
+    result.verdict, detail = _verdict(case, reply, limits, stdout_mode)
+    # Exception messages and names the program chose (or forged in its report) may be long, and may
+    # hold lone surrogates, which UTF-8 cannot write.
+    result.detail = detail[:KEEP_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
     return result
 
 
@@ -132,15 +182,23 @@ def _verdict(case: TestCase, reply: dict[str, Any], limits: Limits, stdout_mode:
         return Verdict.TIMEOUT, f"CPU time over {limits.time_s:g} s"
     if error and "[Errno 27]" in error["line"]:  # EFBIG: Python ignores SIGXFSZ, so the write fails
         return Verdict.OUTPUT_LIMIT, f"wrote a file over {limits.file_size_mb} MB"
-    if (error and error["type"] == "MemoryError") or (
-        sig is not None and reply["max_rss_kb"] >= 0.9 * limits.memory_mb * 1024
+    if (
+        reply.get("oom_killed")
+        or (error and error["type"] == "MemoryError")
+        or (error and "[Errno 12]" in error["line"])  # ENOMEM: an mmap past the address-space limit
+        or (sig is not None and reply["max_rss_kb"] >= 0.9 * limits.memory_mb * 1024)
     ):
         return Verdict.MEMORY_EXCEEDED, f"memory over {limits.memory_mb} MB"
     if isinstance(case, AssertCase):
+        # Judged in the tests' own process, apart from the program's (sandbox/worker.py, assert tests).
         if reply.get("proved"):
             return Verdict.PASSED, ""
+        if "unserialisable" in harness:  # the program gave the tests something that is not a plain value
+            return Verdict.WRONG_ANSWER, harness["detail"][:300]
         if error and error["type"] == "AssertionError":
             return Verdict.WRONG_ANSWER, error["line"]
+        if error and error["type"] == "ProgramExited":  # reply's status is the program process's
+            error = None
         return Verdict.RUNTIME_ERROR, _failure(error, reply, "exited before the test code finished")
     if error or sig is not None:
         return Verdict.RUNTIME_ERROR, _failure(error, reply, "")
@@ -148,12 +206,14 @@ def _verdict(case: TestCase, reply: dict[str, Any], limits: Limits, stdout_mode:
         if "unserialisable" in harness:
             return (
                 Verdict.WRONG_ANSWER,
-                f"returned a {harness['unserialisable']}, which is not JSON-serialisable",
+                f"returned a {harness['unserialisable'][:100]}, which is not JSON-serialisable",
             )
         if "return" not in harness:
             return Verdict.RUNTIME_ERROR, _failure(None, reply, "exited before returning")
-        actual = json.loads(harness["return"])
-        if call_matches(case.expected, actual):
+        actual, why_not = decode_result(harness["return"])
+        if why_not:
+            return Verdict.WRONG_ANSWER, why_not
+        if compare_value(case.expected, actual):
             return Verdict.PASSED, ""
         return Verdict.WRONG_ANSWER, f"expected {_short(case.expected)}, got {_short(actual)}"
     if reply["exit_code"]:
@@ -175,5 +235,11 @@ def _failure(error: dict[str, str] | None, reply: dict[str, Any], fallback: str)
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value)
+    try:
+        text = json.dumps(value)  # ASCII: a lone surrogate the program returned is escaped
+    except (TypeError, ValueError, RecursionError):  # an expected value built in Python, not from JSON
+        try:
+            text = ascii(value)[:201]
+        except (ValueError, RecursionError):
+            text = f"<{type(value).__name__}>"
     return text if len(text) <= 200 else text[:200] + "..."

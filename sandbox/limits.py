@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+# A worker's whole-memory cap (its cgroup) is the test's memory_mb plus this much for the worker itself.
+WORKER_MEMORY_MB = 64
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -43,3 +46,9 @@ class Limits:
         if unknown:
             raise ValueError(f"unknown limits {unknown}")
         return cls(**data)
+
+
+def cgroup_memory_bytes(limits: Limits) -> int:
+    """The memory cgroup's cap for a worker running tests under `limits`: everything a test holds
+    (address space, memfd pages, scratch files, pipe buffers) and the idle worker's own ~15 MB."""
+    return (limits.memory_mb + WORKER_MEMORY_MB) << 20

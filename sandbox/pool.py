@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sandbox.cases import TestCase, case_kind
 from sandbox.channel import Channel, SandboxUnavailable, WorkerLost, encode_frame
 from sandbox.judge import judge
-from sandbox.limits import Limits
+from sandbox.limits import Limits, cgroup_memory_bytes
 from sandbox.results import ProgramResult, TestResult, Verdict
 
 LOAD_TIMEOUT_S = 30.0
@@ -33,8 +34,13 @@ class Job:
     stdout_mode: str = "tokens"
 
 
-def run_request(case: TestCase, limits: Limits) -> dict:
-    """What the worker needs for one test: inputs only, never the expected answer."""
+def run_request(case: TestCase, limits: Limits) -> bytes:
+    """The bytes that ask a worker to run one test: inputs only, never the expected answer.
+
+    An assert test's source is not in the frame: the frame says how many bytes of it follow, and they
+    follow raw, in the same send. The worker passes them to its tests process without reading them, so
+    they never enter the memory that later tests' programs inherit (sandbox/worker.py, assert tests).
+    """
     request: dict = {"op": "run", "kind": case_kind(case), "limits": limits.to_wire()}
     if case_kind(case) == "stdin":
         request["stdin"] = case.stdin
@@ -42,8 +48,10 @@ def run_request(case: TestCase, limits: Limits) -> dict:
         request["fn_name"] = case.fn_name
         request["args"] = json.dumps(case.args)
     else:
-        request["source"] = case.source
-    return request
+        source = case.source.encode("utf-8", "surrogatepass")
+        request["source_bytes"] = len(source)
+        return encode_frame(request) + source
+    return encode_frame(request)
 
 
 class WorkerPool:
@@ -93,11 +101,11 @@ class WorkerPool:
                 item[1].set_exception(RuntimeError("the sandbox was closed before this job ran"))
 
     def _serve(self, ready: Future[None]) -> None:
+        seat = _Seat()
         try:
-            channel: Channel | None = self._start_worker()
+            seat.channel = self._start_worker()
         except BaseException as exc:
             ready.set_exception(exc)
-            channel = None
         else:
             ready.set_result(None)
         while (item := self._jobs.get()) is not None:
@@ -105,20 +113,23 @@ class WorkerPool:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                result, channel = self._run(job, channel)
-            except BaseException as exc:  # a bug of ours: surface it on the caller's future
+                result = self._run(job, seat)
+            except BaseException as exc:  # a bug of ours: surface it on this job's future only
                 future.set_exception(exc)
-                if channel is not None:  # replies may still be queued there: never reuse it
-                    channel.close()
-                channel = None
+                seat.retire()  # replies may still be queued there: never reuse it
             else:
                 future.set_result(result)
-        if channel is not None:
-            channel.close()
+            seat.close_retired()  # only now, once the job has its answer: a failure here is a warning
+        seat.retire()
+        seat.close_retired()
 
-    def _run(self, job: Job, channel: Channel | None) -> tuple[ProgramResult, Channel | None]:
+    def _run(self, job: Job, seat: _Seat) -> ProgramResult:
         """Run one job's tests in order, keeping a second request queued at the worker while it runs
-        the first, so the worker never waits on this thread's judging."""
+        the first, so the worker never waits on this thread's judging.
+
+        A worker that dies, or retires after a dirty test, never fails the job: the test in flight gets
+        its verdict (sandbox_error if the worker was lost), and the rest run on a fresh worker. Workers
+        put aside here are closed by the caller once the job's result is out."""
         results: list[TestResult | None] = [None] * len(job.cases)
         todo = deque(range(len(job.cases)))  # not yet sent
         in_flight: deque[tuple[int, int]] = deque()  # (test, frame size): sent, not yet answered
@@ -127,23 +138,31 @@ class WorkerPool:
         def stop_early() -> bool:
             return job.fail_fast and any(r is not None and not r.passed for r in results)
 
+        def put_aside() -> None:
+            nonlocal loaded
+            todo.extendleft(index for index, _ in reversed(in_flight))  # sent, never answered: again
+            in_flight.clear()
+            seat.retire()
+            loaded = False
+
         while todo or in_flight:
             try:
-                if channel is None:
-                    channel = self._start_worker()
+                if seat.channel is None:
+                    seat.close_retired()  # the old worker's processes and cgroup go before a new one starts
+                    seat.channel = self._start_replacement()
+                channel = seat.channel
                 if not loaded:
+                    channel.fit(cgroup_memory_bytes(job.limits))  # this job's memory_mb, all memory counted
                     channel.send(encode_frame({"op": "load", "program": job.program}))
                     reply = channel.recv(LOAD_TIMEOUT_S)
                     if not reply["loaded"]:
                         error = reply["compile_error"]["line"]
-                        return ProgramResult(
-                            [TestResult(Verdict.COMPILE_ERROR, error) for _ in job.cases]
-                        ), channel
+                        return ProgramResult([TestResult(Verdict.COMPILE_ERROR, error) for _ in job.cases])
                     loaded = True
                 # Queue ahead only what the pipe holds without blocking: a blocked send while the
                 # worker blocks writing a big reply would deadlock.
                 while todo and len(in_flight) < PIPELINE_DEPTH and not stop_early():
-                    frame = encode_frame(run_request(job.cases[todo[0]], job.limits))
+                    frame = run_request(job.cases[todo[0]], job.limits)  # its size counts the source
                     if in_flight and sum(size for _, size in in_flight) + len(frame) > PIPE_BUDGET:
                         break
                     channel.send(frame)
@@ -151,14 +170,10 @@ class WorkerPool:
                 if not in_flight:
                     break
                 reply = channel.recv(job.limits.wall + REPLY_GRACE_S)
-            except (WorkerLost, SandboxUnavailable) as exc:
+            except (WorkerLost, SandboxUnavailable, OSError) as exc:  # OSError: a socket reset, a dead pipe
                 lost = in_flight.popleft()[0] if in_flight else todo.popleft()
-                results[lost] = TestResult(Verdict.SANDBOX_ERROR, str(exc))
-                todo.extendleft(index for index, _ in reversed(in_flight))  # sent to a dead worker: again
-                in_flight.clear()
-                if channel is not None:
-                    channel.close()
-                channel, loaded = None, False
+                results[lost] = TestResult(Verdict.SANDBOX_ERROR, _lost_detail(exc))
+                put_aside()
                 continue
             index = in_flight.popleft()[0]
             results[index] = judge_safely(job.cases[index], reply, job)
@@ -166,11 +181,51 @@ class WorkerPool:
                 results[index].detail = (
                     results[index].detail + f" (worker replaced: {reply['dirty']})"
                 ).strip()
-                todo.extendleft(index for index, _ in reversed(in_flight))
-                in_flight.clear()
-                channel.close()
-                channel, loaded = None, False
-        return ProgramResult(_after_first_failure_skipped(results, job.fail_fast)), channel
+                put_aside()
+        return ProgramResult(_after_first_failure_skipped(results, job.fail_fast))
+
+    def _start_replacement(self) -> Channel:
+        """A fresh worker mid-batch. Any failure to start one costs the test at hand a sandbox_error,
+        never the batch an exception (the pool started once already: the backend works)."""
+        try:
+            return self._start_worker()
+        except SandboxUnavailable:
+            raise
+        except Exception as exc:
+            raise SandboxUnavailable(f"could not start a worker: {type(exc).__name__}: {exc}") from exc
+
+
+@dataclass(slots=True)
+class _Seat:
+    """One pool thread's worker, and the workers it has put aside but not yet closed."""
+
+    channel: Channel | None = None
+    retired: list[Channel] = field(default_factory=list)
+
+    def retire(self) -> None:
+        if self.channel is not None:
+            self.retired.append(self.channel)
+            self.channel = None
+
+    def close_retired(self) -> None:
+        while self.retired:
+            close_quietly(self.retired.pop())
+
+
+def close_quietly(channel: Channel) -> None:
+    """Close a worker's channel; a failure is a warning (its test has its verdict already), never an error."""
+    try:
+        channel.close()
+    except Exception as exc:
+        warnings.warn(
+            f"closing a sandbox worker failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2
+        )
+
+
+def _lost_detail(exc: BaseException) -> str:
+    if isinstance(exc, (WorkerLost, SandboxUnavailable)):
+        return str(exc)
+    return f"worker lost: {type(exc).__name__}: {exc}"
 
 
 def judge_safely(case: TestCase, reply: dict, job: Job) -> TestResult:

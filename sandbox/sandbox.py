@@ -73,7 +73,7 @@ class Sandbox:
                 self.workers,
                 python=python,
                 scratch_mb=scratch_mb,
-                max_processes=self.limits.max_processes,
+                limits=self.limits,
             )
         else:
             starter = self._starter(backend, python, scratch_mb, image)
@@ -92,7 +92,7 @@ class Sandbox:
         if backend == "local":
             from sandbox.backends.local import start_bwrap_worker
 
-            return partial(start_bwrap_worker, python, scratch_mb, self.limits.max_processes)
+            return partial(start_bwrap_worker, python, scratch_mb, self.limits)
         if backend == "unsafe":
             from sandbox.backends.local import start_unsafe_worker
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from coder_rl.data import DataConfig, load_problems
+from coder_rl.data import DataConfig, Problem, load_problems
+from coder_rl.data.adapters import problem_to_taco_row, taco_row, taco_tests
 from sandbox import CallCase, StdioCase
 
 TACO_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "taco_sample" / "train.jsonl"
@@ -41,9 +42,16 @@ def test_reads_the_real_rows_exactly():
 
 def test_test_case_values(taco_rows):
     problems = load_problems(DataConfig(dataset="taco", path=str(TACO_SAMPLE))).problems
-    # Call-based: args are the input list; TACO's extra list around the expected value is kept as given.
-    assert problems[2].tests[0] == CallCase("min_and_max", [100, 200, 10], [[109, 190]])
-    assert problems[0].tests[0] == CallCase("encode", ["hello"], ["h2ll4"])
+    # Call-based: args are the input list; all three call-based rows wrap every output in a one-element
+    # list, so the adapter unwraps each (once per problem) and says so in the metadata.
+    assert problems[2].tests[0] == CallCase("min_and_max", [100, 200, 10], [109, 190])
+    assert problems[0].tests[0] == CallCase("encode", ["hello"], "h2ll4")
+    assert problems[3].tests[0] == CallCase("count_pairs_int", [1, 50], 8)
+    assert [p.metadata.get("taco_wrapped_outputs") for p in problems] == [True, None, True, True, None]
+    for problem, row in zip(problems, taco_rows, strict=True):
+        io = json.loads(row["input_output"])
+        if "fn_name" in io:
+            assert [[case.expected] for case in problem.tests] == io["outputs"]
     assert problems[1].tests[0] == StdioCase("2\n2\n1 2\n0 0\n3\n3 3\n0 0\n0 3", "3\n0")
     assert problems[0].starter_code == taco_rows[0]["starter_code"]
     assert problems[1].solutions == json.loads(taco_rows[1]["solutions"])
@@ -85,3 +93,76 @@ def test_apps_stdio_given_as_lists_of_lines(tmp_path):
     path.write_text(json.dumps(row) + "\n")
     problem = load_problems(DataConfig(dataset="apps", path=str(path))).problems[0]
     assert problem.tests == [StdioCase("1\n2", "3")] and problem.solutions == []
+
+
+def _call_row(outputs, inputs=None):
+    inputs = inputs if inputs is not None else [[i] for i in range(len(outputs))]
+    return {
+        "question": "q",
+        "input_output": json.dumps({"fn_name": "f", "inputs": inputs, "outputs": outputs}),
+    }
+
+
+@pytest.mark.parametrize(
+    ("outputs", "expected", "wrapped"),
+    [
+        ([[5], [6]], [5, 6], True),  # every output a one-element list: wrapped
+        ([[[1, 2]], [[]]], [[1, 2], []], True),
+        ([[5], 6], [[5], 6], False),  # one bare output: nothing is unwrapped, in any test
+        ([[5], [6, 7]], [[5], [6, 7]], False),
+        ([[5], []], [[5], []], False),
+        ([5, 6], [5, 6], False),
+        (["ab", "c"], ["ab", "c"], False),  # a one-character string is not a one-element list
+        ([{"a": 1}], [{"a": 1}], False),
+        ([[None]], [None], True),
+    ],
+)
+def test_wrapping_is_decided_once_per_problem(outputs, expected, wrapped):
+    problem = taco_row(_call_row(outputs), "taco/train", 0)
+    assert [case.expected for case in problem.tests] == expected
+    assert problem.metadata["taco_wrapped_outputs"] is wrapped
+    assert taco_tests(_call_row(outputs)["input_output"]) == problem.tests  # `sandbox run --tests` too
+    # Written back in TACO's format, the row is what it was.
+    assert json.loads(problem_to_taco_row(problem)["input_output"])["outputs"] == outputs
+
+
+def test_the_documented_ambiguity():
+    # A dataset that did not wrap, whose function returns a one-element list in every test, reads as
+    # wrapped: the expected values lose their list. The round trip still gives back the same row.
+    problem = taco_row(_call_row([["x"], ["y"]]), "taco/train", 0)
+    assert [case.expected for case in problem.tests] == ["x", "y"]
+    assert json.loads(problem_to_taco_row(problem)["input_output"])["outputs"] == [["x"], ["y"]]
+
+
+def test_the_real_rows_convert_back_to_what_they_were(taco_rows):
+    problems = load_problems(DataConfig(dataset="taco", path=str(TACO_SAMPLE))).problems
+    for problem, row in zip(problems, taco_rows, strict=True):
+        back = problem_to_taco_row(problem)
+        assert json.loads(back["input_output"]) == json.loads(row["input_output"]), problem.id
+        assert taco_row(json.loads(json.dumps(back)), "taco/train", 0).tests == problem.tests
+
+
+def test_problems_from_elsewhere_round_trip_through_tacos_format():
+    # Without the metadata flag, one-element-list results are wrapped on the way out, so that reading
+    # the row back does not strip their list.
+    for expected in ([[1], ["a"]], [1, 2], [[1], 2], [[[1]], [[2]]]):
+        problem = Problem("p", "q", [CallCase("f", [i], e) for i, e in enumerate(expected)])
+        back = taco_row(json.loads(json.dumps(problem_to_taco_row(problem))), "taco/train", 0)
+        assert back.tests == problem.tests, expected
+
+
+def test_convert_command_round_trips_the_real_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from coder_rl.cli.main import app
+
+    out = tmp_path / "taco.jsonl"
+    result = CliRunner().invoke(
+        app, ["data", "convert", str(out), "--to", "taco", "--dataset", "taco", "--path", str(TACO_SAMPLE)]
+    )
+    assert result.exit_code == 0, result.output
+    original = [json.loads(line) for line in TACO_SAMPLE.read_text().splitlines()]
+    converted = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [json.loads(r["input_output"]) for r in converted] == [
+        json.loads(r["input_output"]) for r in original
+    ]

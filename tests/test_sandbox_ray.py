@@ -13,7 +13,7 @@ ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'code
 def test_ray_backend_matches_the_local_backend(local_box):
     programs = [
         ("print(sum(map(int, input().split())))", [StdioCase(f"{i} {i}\n", f"{2 * i}\n") for i in range(30)]),
-        ("def f(x):\n    return [x, x * 0.5]", [CallCase("f", [3], [[3, 1.5]])]),
+        ("def f(x):\n    return [x, x * 0.5]", [CallCase("f", [3], [3, 1.5])]),
         ("while True:\n    pass", [StdioCase("", "")]),
         ("import socket\nsocket.create_connection(('10.0.0.1', 80), timeout=1)", [StdioCase("", "")]),
     ]

@@ -847,30 +847,50 @@ def test_assert_completion_cannot_be_faked(box, attack):
     assert_verdict(result, verdict, detail)
 
 
-def test_always_equal_objects_fool_asserts_but_not_call_cases(box):
-    """The limit of assert-based tests, and why call-based ones are judged on the host.
-
-    `assert f(x) == y` asks the program's own return value whether it is right, so an object whose
-    __eq__ is always True passes it: assert tests are only as strong as the test code. A CallCase is
-    compared on the host, after the result crossed as JSON, so the same object is a wrong_answer.
-    """
+def test_always_equal_objects_fool_neither_asserts_nor_call_cases(box):
+    """`assert f(x) == y` runs in the tests' process, and only plain values cross from the program's:
+    an object whose __eq__ is always True never reaches the comparison. A CallCase's result is compared
+    on the host, after it crossed as JSON. Both are wrong answers that name the type."""
     program = "class AlwaysEqual:\n    def __eq__(self, other):\n        return True\ndef f(x):\n    return AlwaysEqual()\n"
-    assert_verdict(run1(box, program, AssertCase(ASSERTS)), Verdict.PASSED)
+    result = run1(box, program, AssertCase(ASSERTS))
+    assert_verdict(result, Verdict.WRONG_ANSWER, "returned a AlwaysEqual, which is not a plain value")
     result = run1(box, program, CallCase("f", [1], 3))
     assert_verdict(result, Verdict.WRONG_ANSWER, "returned a AlwaysEqual, which is not JSON-serialisable")
 
 
-def test_a_program_written_against_the_harness_can_forge_an_assert_proof(box):
-    """The documented limit of any in-process proof (README, AssertCase): the secret waits in a pipe
-    of the test's own process until the tests end, and a program that knows the harness can read it
-    there. Pinned so that the README and the code cannot drift apart; CallCase is the remedy."""
+def test_a_program_written_against_the_harness_cannot_forge_an_assert_proof(box):
+    """The attack that read the old in-process proof: the secret's pipe (fd 4) and the report pipe
+    (fd 3) belonged to the program's own process. Now they belong to the tests' process only: in the
+    program's process fd 3 and 4 are its call pipes, so the attack fails (tests/test_sandbox_assert_isolation.py
+    tries many more)."""
     program = (
         "import os\nproof = os.read(4, 64)\nos.write(3, b'{\"proof\": \"' + proof + b'\"}')\nos._exit(0)\n"
         + WRONG_F
     )
-    assert_verdict(run1(box, program, AssertCase(ASSERTS)), Verdict.PASSED)
+    assert_verdict(run1(box, program, AssertCase(ASSERTS)), Verdict.RUNTIME_ERROR, "Bad file descriptor")
     calls = [CallCase("f", [1], 3), CallCase("f", [2], 4)]
     assert [t.verdict for t in box.run(program, calls).tests] == [Verdict.RUNTIME_ERROR] * 2
+
+
+def test_forged_reports_from_the_program_process_are_runtime_errors(box):
+    """Writing report-shaped bytes to every descriptor the program's process has, then exiting: nothing
+    reaches the tests' report pipe, and the tests' process sees the program gone (or garbled)."""
+    program = (
+        "import os\ndef f(x):\n    return x\n"
+        "for fd in range(3, 20):\n"
+        "    for payload in (b'1', b'{\"proof\": \"0\"}', b'\\x00\\x00\\x00\\x0c{\"value\": 1}'):\n"
+        "        try:\n            os.write(fd, payload)\n        except OSError:\n            pass\n"
+        "os._exit(0)\n"
+    )
+    try:
+        result = run1(box, program, AssertCase("assert f(1) == 1"))
+        assert result.verdict is Verdict.RUNTIME_ERROR, explain(result)
+        assert result.detail in (
+            "exited before the test code finished, exit status 0",
+            "the program's process sent an answer the harness cannot read",
+        ), explain(result)
+    finally:
+        assert_healthy(box)
 
 
 def test_assert_case_controls(box):
@@ -890,15 +910,13 @@ def test_assert_case_controls(box):
         (b'"text"', StdioCase("", "x\n")),
         (b'{"error": 1}', StdioCase("", "x\n")),
         (b'{"return": 5}', CallCase("f", [1], 1)),
-        (b"1", AssertCase("assert f(1) == 1")),
     ],
     ids=[
         "number-stdio",
         "string-stdio",
         "error-not-an-object-stdio",
         "non-string-return-call",
-        "number-assert",
-    ],
+    ],  # assert tests: test_forged_reports_from_the_program_process_are_runtime_errors
 )
 def test_forged_harness_report_is_runtime_error(box, payload, case):
     """A program forging a malformed report on fd 3 and exiting gets runtime_error; the host never raises."""

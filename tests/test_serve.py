@@ -147,6 +147,35 @@ def test_bad_input_is_a_4xx_with_a_message_never_a_500(url):
     assert not_found.status_code == 404
 
 
+def counted(metrics: str, endpoint: str, status: int) -> float:
+    """The request counter's value for one route and status in /metrics' text (0 if not there yet)."""
+    series = f'coder_rl_requests_total{{endpoint="{endpoint}",status="{status}"}} '
+    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(series))
+
+
+def test_metrics_count_responses_made_outside_the_app(url, verifier, monkeypatch):
+    """A 413 comes from the body limit before any route runs, a 500 from Starlette's error middleware:
+    both are counted under their route, like every other /v1/ response."""
+    before = httpx.get(url + "/metrics").text
+    post = lambda **kw: httpx.post(url + "/v1/execute", timeout=30, **kw)  # noqa: E731
+    json_type = {"content-type": "application/json"}
+    assert post(content=b"x" * (65 * 1024), headers=json_type).status_code == 413  # by Content-Length
+    assert post(content=(b"x" * 8192 for _ in range(16)), headers=json_type).status_code == 413  # streamed
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug in the verifier")
+
+    monkeypatch.setattr(verifier, "execute", broken)
+    body = {"programs": ["print(1)"], "tests": [{"kind": "stdin", "expected_stdout": "1\n"}]}
+    assert post(json=body).status_code == 500
+    assert httpx.post(url + "/v1/nothing", json=body).status_code == 404
+    after = httpx.get(url + "/metrics").text
+    assert counted(after, "/v1/execute", 413) == counted(before, "/v1/execute", 413) + 2
+    assert counted(after, "/v1/execute", 500) == counted(before, "/v1/execute", 500) + 1
+    assert counted(after, "unmatched", 404) == counted(before, "unmatched", 404) + 1
+    assert 'coder_rl_request_seconds_count{endpoint="/v1/execute"}' in after
+
+
 def test_the_api_key_guards_everything_but_health(verifier):
     with serving(verifier, api_key="s3cret") as base:
         assert httpx.get(base + "/health").status_code == 200

@@ -30,7 +30,7 @@ ADD = Problem(
 INC = Problem(
     id="hand/inc",
     question="Return x + 1.",
-    tests=[CallCase("inc", [1], [2]), CallCase("inc", [5], [6])],
+    tests=[CallCase("inc", [1], 2), CallCase("inc", [5], 6)],
     solutions=["def inc(x):\n    return x + 1\n"],
 )
 GENERATED = {
@@ -42,7 +42,7 @@ GENERATED = {
         "<test>\n<input>\n4 4\n",
     ],
     "hand/inc": [
-        # valid; valid in TACO's wrapped form with the same input; a call to another function
+        # valid; the same input with the answer in a one-element list (not the answer); a call to another function
         "<test>\n<call>inc</call>\n<args>[3]</args>\n<expected>4</expected>\n</test>\n"
         "<test>\n<call>inc</call>\n<args>[3]</args>\n<expected>[4]</expected>\n</test>\n"
         "<test>\n<call>dec</call>\n<args>[3]</args>\n<expected>2</expected>\n</test>\n",
@@ -57,7 +57,7 @@ WRONG = {
     INC.solutions[0]: ["def inc(x):\n    return x - 1\n"],  # known-wrong, rejected
 }
 EXPECTED = {
-    "pass_rate": 4 / 5,  # the 12-for-10-1 test fails the reference
+    "pass_rate": 3 / 5,  # the 12-for-10-1 test and the [4]-for-3 test fail the reference
     "parse_rate": 5 / 7,  # the cut-off block and the call to dec are dropped
     "distinct_input_rate": 3 / 5,  # add: "2 3", "10 1"; inc: [3]
     "discriminative_power": 2 / 3,  # known-wrong: a*b, the a=0 special case, x-1; rejected: a*b, x-1
@@ -105,7 +105,7 @@ def test_metrics_match_hand_computed_values(tmp_path, monkeypatch):
         "problem_id": "hand/add", "blocks": 4, "parsed": 3, "distinct_inputs": 2, "valid": 2, "known_wrong": 2, "rejected": 1,
     }  # fmt: skip
     assert per_problem["hand/inc"] == {
-        "problem_id": "hand/inc", "blocks": 3, "parsed": 2, "distinct_inputs": 1, "valid": 2, "known_wrong": 1, "rejected": 1,
+        "problem_id": "hand/inc", "blocks": 3, "parsed": 2, "distinct_inputs": 1, "valid": 1, "known_wrong": 1, "rejected": 1,
     }  # fmt: skip
     assert json.loads((tmp_path / "eval.json").read_text())["metrics"] == report["metrics"]
 

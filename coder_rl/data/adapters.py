@@ -29,14 +29,19 @@ Adapter = Callable[[dict[str, Any], str, int], Problem]
 
 
 _TACO_METADATA = ("name", "url", "tags", "time_limit", "memory_limit")
+# Set on call-based TACO/APPS problems: whether every output was wrapped in a one-element list (then
+# unwrapped into CallCase.expected, and wrapped again when the problem is written in TACO's format).
+TACO_WRAPPED = "taco_wrapped_outputs"
 
 
 def taco_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     """TACO / APPS: `solutions` and `input_output` are JSON strings; call-based rows carry `fn_name`."""
     question = _text_field(row, "question")
-    tests = taco_tests(row.get("input_output"))
+    tests, wrapped = _taco_io(row.get("input_output"))
     solutions = _taco_solutions(row.get("solutions"))
     metadata = {k: row[k] for k in _TACO_METADATA if row.get(k) is not None}
+    if wrapped is not None:
+        metadata[TACO_WRAPPED] = wrapped
     return Problem(
         id=_row_id(prefix, row.get("problem_id"), index),
         question=question,
@@ -50,6 +55,20 @@ def taco_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
 
 
 def taco_tests(raw: Any) -> list[TestCase]:
+    """The test cases of TACO's `input_output` (a JSON string or the decoded object).
+
+    Call-based outputs are unwrapped once per problem: TACO (like APPS) stores many call-based
+    problems with every expected return value inside a one-element list. When *every* output is a
+    list of length 1, the problem counts as wrapped and each `CallCase.expected` is `out[0]`;
+    otherwise every output is kept as given. The judge then compares exactly, never either form.
+    The one ambiguity: a function that returns a one-element list in every test of a problem that
+    was not wrapped loses that list (it is read as wrapped), and its real answers fail.
+    """
+    return _taco_io(raw)[0]
+
+
+def _taco_io(raw: Any) -> tuple[list[TestCase], bool | None]:
+    """The tests and, for call-based problems, whether their outputs were wrapped (None for stdin)."""
     if raw is None or raw == "":
         raise BadRow("no_tests", "input_output is empty")
     try:
@@ -68,15 +87,20 @@ def taco_tests(raw: Any) -> list[TestCase]:
     if fn_name is not None:
         if not isinstance(fn_name, str) or not fn_name.isidentifier():
             raise BadRow("bad_input_output", f"fn_name {fn_name!r} is not an identifier")
+        wrapped = _all_wrapped(outputs)
         # Call-based inputs are argument lists; a lone non-list is a single argument.
         return [
-            CallCase(fn_name, args if isinstance(args, list) else [args], out)
+            CallCase(fn_name, args if isinstance(args, list) else [args], out[0] if wrapped else out)
             for args, out in zip(inputs, outputs, strict=True)
-        ]
+        ], wrapped
     return [
         StdioCase(_stdio_text(i, "input"), _stdio_text(o, "output"))
         for i, o in zip(inputs, outputs, strict=True)
-    ]
+    ], None
+
+
+def _all_wrapped(outputs: list[Any]) -> bool:
+    return bool(outputs) and all(isinstance(out, list) and len(out) == 1 for out in outputs)
 
 
 def _stdio_text(value: Any, what: str) -> str:
@@ -198,14 +222,22 @@ def problem_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
 
 
 def problem_to_taco_row(problem: Problem) -> dict[str, Any]:
-    """A Problem in TACO's field format (inverse of `taco_row` for stdin and call-based problems)."""
+    """A Problem in TACO's field format (inverse of `taco_row` for stdin and call-based problems).
+
+    Call-based outputs are wrapped in a one-element list again when the problem was read wrapped
+    (`metadata["taco_wrapped_outputs"]`), and also when they would otherwise be read back as wrapped
+    (every expected value a one-element list), so that reading the row gives the same tests.
+    """
     call = [c for c in problem.tests if isinstance(c, CallCase)]
     stdio = [c for c in problem.tests if isinstance(c, StdioCase)]
     if call and len(call) == len(problem.tests):
+        outputs = [c.expected for c in call]
+        if problem.metadata.get(TACO_WRAPPED) is True or _all_wrapped(outputs):
+            outputs = [[out] for out in outputs]
         io: dict[str, Any] = {
             "fn_name": call[0].fn_name,
             "inputs": [c.args for c in call],
-            "outputs": [c.expected for c in call],
+            "outputs": outputs,
         }
     elif stdio and len(stdio) == len(problem.tests):
         io = {"inputs": [c.stdin for c in stdio], "outputs": [c.expected_stdout for c in stdio]}

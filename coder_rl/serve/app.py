@@ -7,7 +7,8 @@ Robustness, each in one place below:
 - at most `max_concurrency` requests work at a time; one more is answered 429 at once;
 - a request that outlives `request_timeout_s` is answered 504 (its sandbox runs still end by their limits,
   and hold their slot until they do, so the bound on work stays true);
-- malformed input is a 4xx with a one-line message naming the field; never a 500.
+- malformed input is a 4xx with a one-line message naming the field; never a 500;
+- `/metrics` counts every /v1/ response by route and status, including those made before the app (413).
 """
 
 from __future__ import annotations
@@ -87,6 +88,50 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+class CountRequests:
+    """ASGI middleware, outermost: every response to a /v1/ request is counted with its route and status,
+    whichever layer made it (the body limit's 413, the auth check's 401, the app, or Starlette's 500 for
+    an unhandled error). A request the router never reached is labelled by the route its path matches."""
+
+    def __init__(self, app: Any, routes: Callable[[], list[Any]], metrics: Metrics) -> None:
+        self.app, self.routes, self.metrics = app, routes, metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status: int | None = None
+
+        async def observed(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        except Exception:
+            status = status or 500  # the server answers 500 for an error nobody handled
+            raise
+        finally:
+            if status is not None:  # None: the client left before any answer
+                endpoint = self._endpoint(scope)
+                self.metrics.requests.labels(endpoint, str(status)).inc()
+                self.metrics.seconds.labels(endpoint).observe(time.perf_counter() - start)
+
+    def _endpoint(self, scope: dict[str, Any]) -> str:
+        """The route's own path (unknown paths make no new series): the router's pick, else a match."""
+        route = scope.get("route")
+        if route is None:
+            from starlette.routing import Match
+
+            matches = [(r.matches(scope)[0], r) for r in self.routes()]
+            route = next((r for m, r in matches if m is Match.FULL), None) or next(
+                (r for m, r in matches if m is Match.PARTIAL), None
+            )
+        return getattr(route, "path", None) or "unmatched"
 
 
 async def _plain(send: Callable, status: int, detail: str) -> None:
@@ -171,21 +216,12 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable) -> Any:
-        path = request.url.path
-        start = time.perf_counter()
-        if cfg.api_key and path != "/health" and not _authorized(request, cfg.api_key):
-            response: Any = JSONResponse(
+        if cfg.api_key and request.url.path != "/health" and not _authorized(request, cfg.api_key):
+            return JSONResponse(
                 {"detail": "missing or wrong API key (Authorization: Bearer <key>)"}, 401,
                 headers={"WWW-Authenticate": "Bearer"},
             )  # fmt: skip
-        else:
-            response = await call_next(request)
-        if path.startswith("/v1/"):
-            route = request.scope.get("route")  # the route's own path: unknown paths make no new series
-            endpoint = route.path if route is not None else "unmatched"
-            metrics.requests.labels(endpoint, str(response.status_code)).inc()
-            metrics.seconds.labels(endpoint).observe(time.perf_counter() - start)
-        return response
+        return await call_next(request)
 
     async def work(fn: Callable[[], Any]) -> Any:
         """Run `fn` in a thread, holding a slot until it ends; 429 when none is free, 504 past the deadline."""
@@ -263,7 +299,8 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
             step_scores=scores, scores=[aggregate(x, body.aggregation) for x in scores]
         )
 
-    return BodyLimit(app, cfg.max_body_bytes)
+    # Requests are counted outside everything else, so that a response made before the app (413) counts.
+    return CountRequests(BodyLimit(app, cfg.max_body_bytes), lambda: app.routes, metrics)
 
 
 def _authorized(request: Any, key: str) -> bool:

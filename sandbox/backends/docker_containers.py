@@ -1,8 +1,11 @@
 """The docker backend: the same worker, in a pool of warm containers started through the Docker SDK.
 
 Each container runs with no network, a read-only root, a size-capped tmpfs at /tmp as scratch, an
-unprivileged user, every capability dropped, no-new-privileges, and cgroup limits on pids, memory
-and CPU. The worker is the container's pid 1, as under bubblewrap. Build the image with
+unprivileged user, every capability dropped, no-new-privileges, Docker's default seccomp profile
+with ours (`sandbox/seccomp.py`, installed by the worker) on top, and cgroup limits on pids, memory
+(all of it: the OOM killer takes the test, and the worker reports memory_exceeded) and CPU. The
+worker is the container's pid 1, as under bubblewrap. Replies travel over the attached stdout with
+logging off, so the engine keeps no copy of a program's output on the host's disk. Build the image with
 `docker/build-offline.sh` (no registry needed) or `docker build -t coder-rl-sandbox:latest docker/`.
 """
 
@@ -13,10 +16,11 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.backends import process_alive
-from sandbox.backends.local import SANDBOX_ENV
+from sandbox.backends.local import SANDBOX_ENV, UidLease
 from sandbox.channel import (
     START_TIMEOUT_S,
     WORKER_SOURCE,
@@ -26,10 +30,11 @@ from sandbox.channel import (
     encode_frame,
     recv_frame,
 )
-from sandbox.limits import Limits
+from sandbox.limits import Limits, cgroup_memory_bytes
+from sandbox.seccomp import build_filter
 
 LABEL = "org.coder-rl.sandbox-worker"
-MEMORY_HEADROOM_MB = 128  # the worker itself, beside the child's own limit
+NOBODY = 65534
 
 
 class ContainerStarter:
@@ -59,6 +64,11 @@ class ContainerStarter:
             ) from None
         self.image, self.limits, self.scratch_mb, self.cpus = image, limits, scratch_mb, cpus
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.seccomp = build_filter().hex()
+        # A uid per container keeps per-uid kernel state (inotify quotas, keyrings) apart; a rootless
+        # engine maps only its own subordinate range, so there every container is nobody.
+        rootless = any("rootless" in option for option in self.client.info().get("SecurityOptions") or [])
+        self.own_uids = os.geteuid() == 0 and not rootless
         self._remove_orphans()
 
     def _remove_orphans(self) -> None:
@@ -73,18 +83,28 @@ class ContainerStarter:
         self.client.close()
 
     def __call__(self) -> ContainerChannel:
+        lease = UidLease() if self.own_uids else None
+        try:
+            return self._start(lease.uid if lease else NOBODY, lease.release if lease else None)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
+
+    def _start(self, uid: int, on_close: Callable[[], None] | None) -> ContainerChannel:
         container = self.client.containers.create(
             self.image,
             command=["python3", "-I", "-c", WORKER_SOURCE],
-            user="65534:65534",
+            user=f"{uid}:{uid}",
             network_mode="none",
             read_only=True,
             tmpfs={"/tmp": f"size={self.scratch_mb}m,mode=1777"},
             working_dir="/tmp",
-            environment=SANDBOX_ENV,
+            environment={**SANDBOX_ENV, "CODER_RL_SECCOMP": self.seccomp, "CODER_RL_PIDS_CGROUP": "1"},
+            log_config={"type": "none", "config": {}},
             pids_limit=self.limits.max_processes + 8,
-            mem_limit=f"{self.limits.memory_mb + MEMORY_HEADROOM_MB}m",
-            memswap_limit=f"{self.limits.memory_mb + MEMORY_HEADROOM_MB}m",
+            mem_limit=cgroup_memory_bytes(self.limits),
+            memswap_limit=cgroup_memory_bytes(self.limits),
             nano_cpus=int(self.cpus * 1e9),
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
@@ -93,7 +113,7 @@ class ContainerStarter:
             labels={LABEL: self.owner},
         )
         try:
-            return ContainerChannel(container)
+            return ContainerChannel(container, cgroup_memory_bytes(self.limits), on_close)
         except BaseException:
             container.remove(force=True)
             raise
@@ -102,8 +122,10 @@ class ContainerStarter:
 class ContainerChannel:
     """Frames over the container's attached stdin/stdout (Docker multiplexes stdout and stderr)."""
 
-    def __init__(self, container: Any) -> None:
+    def __init__(self, container: Any, memory_bytes: int, on_close: Callable[[], None] | None = None) -> None:
         self.container = container
+        self._memory_bytes = memory_bytes  # as created
+        self._on_close = on_close
         attached = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         self._socket: socket.socket = attached._sock
         self._attached = attached
@@ -144,6 +166,12 @@ class ContainerChannel:
     def recv(self, timeout: float) -> dict[str, Any]:
         return recv_frame(self._decoder, self._read_some, timeout)
 
+    def fit(self, memory_bytes: int) -> None:
+        """Set the container's memory cap (memory and memory+swap alike: no swap)."""
+        if memory_bytes != self._memory_bytes:
+            self.container.update(mem_limit=memory_bytes, memswap_limit=memory_bytes)
+            self._memory_bytes = memory_bytes
+
     def close(self) -> None:
         try:
             self.send(encode_frame({"op": "exit"}))
@@ -152,6 +180,10 @@ class ContainerChannel:
         deadline = time.monotonic() + 1
         while time.monotonic() < deadline and self._read_some(0.1) != b"":
             pass
-        self._attached.close()
-        self._socket.close()
-        self.container.remove(force=True)
+        try:
+            self._attached.close()
+            self._socket.close()
+            self.container.remove(force=True)
+        finally:
+            if self._on_close is not None:
+                self._on_close()

@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from sandbox.channel import SandboxUnavailable
+from sandbox.limits import Limits
 from sandbox.pool import Job
 from sandbox.results import ProgramResult
 
@@ -19,14 +20,14 @@ from sandbox.results import ProgramResult
 class SandboxActor:
     """Runs on a Ray node: a local pool of bubblewrap workers."""
 
-    def __init__(self, workers: int, python: str | None, scratch_mb: int, max_processes: int) -> None:
+    def __init__(self, workers: int, python: str | None, scratch_mb: int, limits: Limits) -> None:
         import sys
         from functools import partial
 
         from sandbox.backends.local import start_bwrap_worker
         from sandbox.pool import WorkerPool
 
-        start = partial(start_bwrap_worker, python or sys.executable, scratch_mb, max_processes)
+        start = partial(start_bwrap_worker, python or sys.executable, scratch_mb, limits)
         self.pool = WorkerPool(start, workers)
 
     def run(self, job: Job) -> ProgramResult:
@@ -47,7 +48,7 @@ class RayPool:
         *,
         python: str | None = None,
         scratch_mb: int = 64,
-        max_processes: int = 64,
+        limits: Limits | None = None,
     ) -> None:
         try:
             import ray
@@ -75,7 +76,9 @@ class RayPool:
         remote_actor = ray.remote(num_cpus=0, max_concurrency=workers, scheduling_strategy="SPREAD")(
             SandboxActor
         )
-        self._actors = [remote_actor.remote(workers, python, scratch_mb, max_processes) for _ in range(count)]
+        self._actors = [
+            remote_actor.remote(workers, python, scratch_mb, limits or Limits()) for _ in range(count)
+        ]
         # Surface a broken node (no bubblewrap, ...) now, with the node's own message.
         try:
             ray.get([actor.__ray_ready__.remote() for actor in self._actors])
