@@ -82,7 +82,6 @@ class ProcessChannel:
         self,
         command: Sequence[str],
         env: dict[str, str] | None = None,
-        preexec_fn: Callable[[], None] | None = None,
         on_close: Callable[[], None] | None = None,
         on_fit: Callable[[int], None] | None = None,
     ) -> None:
@@ -97,7 +96,6 @@ class ProcessChannel:
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 env=env,
-                preexec_fn=preexec_fn,
                 start_new_session=True,
             )
         except BaseException:  # nothing started: still give back the file and the caller's resources

@@ -165,7 +165,14 @@ class WorkerPool:
                     frame = run_request(job.cases[todo[0]], job.limits)  # its size counts the source
                     if in_flight and sum(size for _, size in in_flight) + len(frame) > PIPE_BUDGET:
                         break
-                    channel.send(frame)
+                    try:
+                        channel.send(frame)
+                    except WorkerLost:
+                        if not in_flight:
+                            raise
+                        # It may have answered what it has and retired (a dirty test): read that
+                        # first; only if nothing comes is the test it was running lost.
+                        break
                     in_flight.append((todo.popleft(), len(frame)))
                 if not in_flight:
                     break

@@ -442,17 +442,19 @@ def enter_test_process(fds, limits):
 def program_process(code, limits, fds):
     """P: waits for T to be ready, runs the program's top level, sends T its names, then answers T's
     calls until T is done. Never returns, never reports (it holds no report descriptor)."""
+    status = 1
     try:
         enter_test_process(fds, limits)
         sys.argv = ["main.py"]
         os.read(P_READY, 1)  # EOF once T has set its limits and is not dumpable again
         os.close(P_READY)
-        namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        namespace = {"__name__": "__main__", "__builtins__": builtins}  # the module, not P's snapshot
         hello = program_top_level(code, namespace)
         flush_stdio()
         write_frame(P_ANSWERS, hello)
         if "names" in hello:
             serve_calls(namespace)
+            status = 0  # T is done
     except BaseException as exc:  # the program broke its own process's harness: T reports it gone
         try:
             print(f"the program's process stopped answering: {describe_error(exc)['line']}", file=sys.stderr)
@@ -460,7 +462,7 @@ def program_process(code, limits, fds):
             pass
     finally:
         flush_stdio()
-        os._exit(1)
+        os._exit(status)
 
 
 def program_top_level(code, namespace):
@@ -621,6 +623,8 @@ GARBLED = {
     "error": {"type": "ProtocolError", "line": "the program's process sent an answer the harness cannot read"}
 }
 KINDS = ("function", "class", "module", "value", "object")
+BUILTIN_NAMES = frozenset(dir(builtins))
+TRUSTED_PATH = None  # sys.path for T: computed once, by the worker, before its first assert test
 
 
 class Broken(BaseException):
@@ -753,10 +757,10 @@ class Program:
         names = hello.get("names")
         if type(names) is not dict:
             self.fail(GARBLED)
-        used, builtin_names = code_names(code), set(dir(builtins))
+        used = code_names(code)
         values = []
         for name, info in names.items():
-            if not name.isidentifier() or name.startswith("__") or name in builtin_names:
+            if not name.isidentifier() or name.startswith("__") or name in BUILTIN_NAMES:
                 continue
             if type(info) is not list or not info or info[0] not in KINDS:
                 self.fail(GARBLED)
@@ -866,6 +870,15 @@ def library_module(name, info):
     return None
 
 
+def stop_calls():
+    """The tests are over: P sees its request pipe close and exits, while T reports and exits."""
+    for fd in (T_CALLS, T_ANSWERS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 def trusted_path():
     """sys.path without the entries a test process could write to (nor '', relative ones): nothing
     the program writes is ever imported in T."""
@@ -892,7 +905,7 @@ def tests_process(size, limits, fds):
         if LIBC is not None:
             LIBC.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE: not dumpable, whatever set_limits did
         os.close(T_READY)  # P may run the program now
-        sys.path[:] = trusted_path()
+        sys.path[:] = TRUSTED_PATH
         status = run_tests(size)
     except BaseException as exc:  # a failure of the harness itself
         report({"harness_error": describe_error(exc)})
@@ -924,6 +937,7 @@ def run_tests(size):
         out_of_memory = True
     except BaseException as exc:
         if program.broken is None:
+            stop_calls()
             frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<tests>"]
             lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
             print("Traceback (most recent call last):\n" + "".join(lines), file=sys.stderr, end="")
@@ -933,6 +947,7 @@ def run_tests(size):
             remote = isinstance(exc, RemoteError)
             report({"error": {"type": exc.name, "line": str(exc)[:500]} if remote else describe_error(exc)})
             return 1
+    stop_calls()
     if program.broken is not None:  # even if the test code caught it
         report(program.broken)
         return 1
@@ -1106,6 +1121,8 @@ class SourceRelay:
         return ([0], []) if self.room else ([], [self.fd])
 
     def move(self):
+        if self.fd is None or not self.left:
+            return
         try:
             moved = os.splice(0, self.fd, self.left, flags=os.SPLICE_F_NONBLOCK)
         except BlockingIOError:  # T's pipe is full again
@@ -1140,6 +1157,12 @@ class SourceRelay:
         return self.failed
 
 
+def discard_source(request):
+    """For a run request that is refused without running: an assert test's source still follows it on
+    fd 0 and must leave the stream. A reason string if the stream could not be kept in step."""
+    return SourceRelay(None, request.get("source_bytes") or 0).finish()
+
+
 def run_assert_test(code, request):
     """An assert test: T (the tests) and P (the program), forked and watched like run_test's one child.
     The test ends when T exits; P is killed then. CPU time is P's and T's together, memory the larger."""
@@ -1155,8 +1178,14 @@ def run_assert_test(code, request):
     ready_r, ready_w = os.pipe()  # T closes it once it is not dumpable; P waits for that
     stdin_r, stdin_w = os.pipe()
     os.close(stdin_w)  # the program's stdin: empty
+    global TRUSTED_PATH
+    if TRUSTED_PATH is None:
+        TRUSTED_PATH = trusted_path()
     group_start, oom_start = group_cpu(), oom_kills()
     start = time.monotonic()
+    relay = SourceRelay(source_w, size)
+    relay.room = True
+    relay.move()  # what is there already, before T starts to read
     tests = os.fork()
     if tests == 0:
         tests_process(size, limits, (source_r, out_w, err_w, res_w, secret_r, answers_r, calls_w, ready_w))
@@ -1176,7 +1205,6 @@ def run_assert_test(code, request):
     except (AttributeError, OSError):
         exited = None
 
-    relay = SourceRelay(source_w, size)
     out = Drain(out_r, limits["output_bytes"] + 1)
     err = Drain(err_r, STDERR_TAIL, keep_tail=True)
     res = Drain(res_r, RESULT_CAP + 1)

@@ -174,14 +174,14 @@ class Figures:
     first: dict[str, str] = field(default_factory=dict)  # the first example of each
     samples: dict[str, list[float]] = field(default_factory=dict)  # each minute: memory (MB), fds, cgroups
 
-    def judge(self, path: str, kind: Kind, verdict: str, detail: str) -> None:
+    def judge(self, path: str, kind: Kind, verdict: str, detail: str, context: str = "") -> None:
         with self.lock:
             self.tests[path] += 1
             self.verdicts.setdefault(kind.name, Counter())[verdict] += 1
             if verdict != kind.expected or kind.detail not in detail:
                 self.unexpected[kind.name] += 1
                 self.first_unexpected.setdefault(
-                    kind.name, f"{path}: {verdict} ({detail[:200]!r}), expected {kind.expected}"
+                    kind.name, f"{path}: {verdict} ({detail[:200]!r}), expected {kind.expected}; {context}"
                 )
 
     def count(self, figure: str, example: str, n: int = 1) -> None:
@@ -413,6 +413,7 @@ class Soak:
             try:
                 while not self.stop.is_set() and time.monotonic() < reopen_at:
                     batch = direct_batch(rng, heavy)
+                    names = ", ".join(k.name for k, _ in batch)
                     try:
                         results = box.run_batch([(k.program, tests) for k, tests in batch])
                     except Exception:
@@ -425,7 +426,8 @@ class Soak:
                                 "run_batch_exceptions", f"{kind.name}: {len(result.tests)} results"
                             )
                         for test in result.tests:
-                            self.figures.judge("direct", kind, test.verdict.value, test.detail)
+                            context = f"wall {test.wall_s} s, stderr {test.stderr[-300:]!r}; batch: {names}"
+                            self.figures.judge("direct", kind, test.verdict.value, test.detail, context)
             finally:
                 box.close()
             self.check_after_close(fds_before, cgroups_before)
@@ -511,7 +513,8 @@ class Soak:
                                 "http_other_errors", f"{kind.name}: {len(result['tests'])} results"
                             )
                         for test in result["tests"]:
-                            self.figures.judge("http", kind, test["verdict"], test.get("detail", ""))
+                            context = f"wall {test.get('wall_s')} s, stderr {test.get('stderr', '')[-300:]!r}; {where}"
+                            self.figures.judge("http", kind, test["verdict"], test.get("detail", ""), context)
 
     def stop_serve(self) -> None:
         if self.serve is None:

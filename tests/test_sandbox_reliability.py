@@ -296,6 +296,28 @@ def test_a_lost_worker_costs_one_test_and_a_failed_close_is_a_warning(starter):
     assert messages.count("closing a sandbox worker failed: OSError: closing failed") == 2, messages
 
 
+def test_a_worker_that_retires_before_the_next_request_keeps_its_answer(starter):
+    """The worker answers a dirty test and exits before the host queues the next one: the send fails, but
+    the answer is in the pipe, so the test keeps its verdict; the next test runs on a fresh worker."""
+
+    class RetiresFirst(_Wrapped):
+        runs = 0
+
+        def send(self, frame: bytes) -> None:
+            if b'"op": "run"' in frame:
+                self.runs += 1
+                if self.runs == 2:  # let the first test's worker answer and exit before this one is sent
+                    exited(self.channel._process)
+            self.channel.send(frame)
+
+    pool = WorkerPool(lambda: RetiresFirst(starter()), 1)
+    cases = [StdioCase(f"{n}\n", f"{2 * n}\n") for n in range(3)]
+    result = pool.submit(Job(daemon("2 * n"), cases, LIMITS)).result(timeout=60)
+    pool.close()
+    assert [t.verdict for t in result.tests] == [Verdict.PASSED] * 3, [t.detail for t in result.tests]
+    assert all("worker replaced" in t.detail for t in result.tests)
+
+
 def test_a_worker_that_cannot_be_replaced_costs_tests_not_the_batch(starter):
     starts = []
 

@@ -91,10 +91,20 @@ class WorkerCgroup:
                 (self._memory / "memory.swap.max").write_text("0")
         self._memory_bytes = memory_bytes
 
-    def enter(self) -> None:
-        """Runs in the forked child before exec: it and everything it starts join the cgroup."""
-        for path in self.paths:
-            (path / "cgroup.procs").write_text("0")
+    def run_inside(self, command: list[str]) -> list[str]:
+        """`command`, started so that it and everything it starts are in the cgroup from the first
+        instruction: a shell joins it, then execs. (Not subprocess's preexec_fn: Python code between
+        fork and exec is unsafe while other threads start workers too.)"""
+        join = 'for f in "$@"; do shift; [ "$f" = -- ] && exec "$@"; echo 0 > "$f" || exit 125; done'
+        return [
+            "/bin/sh",
+            "-c",
+            join,
+            "sh",
+            *(str(path / "cgroup.procs") for path in self.paths),
+            "--",
+            *command,
+        ]
 
     def remove(self) -> None:
         """Kill whatever is still in the cgroup, then remove it. The worker's --die-with-parent does

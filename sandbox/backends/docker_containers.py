@@ -11,6 +11,7 @@ logging off, so the engine keeps no copy of a program's output on the host's dis
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
@@ -29,6 +30,7 @@ from sandbox.channel import (
     WorkerLost,
     encode_frame,
     recv_frame,
+    run_all,
 )
 from sandbox.limits import Limits, cgroup_memory_bytes
 from sandbox.seccomp import build_filter
@@ -115,7 +117,10 @@ class ContainerStarter:
         try:
             return ContainerChannel(container, cgroup_memory_bytes(self.limits), on_close)
         except BaseException:
-            container.remove(force=True)
+            import docker
+
+            with contextlib.suppress(docker.errors.NotFound):  # the channel may have removed it
+                container.remove(force=True)
             raise
 
 
@@ -123,6 +128,7 @@ class ContainerChannel:
     """Frames over the container's attached stdin/stdout (Docker multiplexes stdout and stderr)."""
 
     def __init__(self, container: Any, memory_bytes: int, on_close: Callable[[], None] | None = None) -> None:
+        self._closed = False  # first, so that close() works on a channel whose start failed
         self.container = container
         self._memory_bytes = memory_bytes  # as created
         self._on_close = on_close
@@ -173,17 +179,30 @@ class ContainerChannel:
             self._memory_bytes = memory_bytes
 
     def close(self) -> None:
+        """Stop the worker and remove its container: every step runs whatever an earlier one raised; a
+        container that is already gone is no error; closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        steps = [self._say_goodbye, self._attached.close, self._socket.close, self._remove]
+        run_all([*steps, *([self._on_close] if self._on_close else [])])
+
+    def _say_goodbye(self) -> None:
         try:
             self.send(encode_frame({"op": "exit"}))
-        except WorkerLost:
+            deadline = time.monotonic() + 1
+            while time.monotonic() < deadline and self._read_some(0.1) != b"":
+                pass
+        except (WorkerLost, OSError):  # gone already, or the engine reset the stream
             pass
-        deadline = time.monotonic() + 1
-        while time.monotonic() < deadline and self._read_some(0.1) != b"":
-            pass
+
+    def _remove(self) -> None:
+        import docker
+
         try:
-            self._attached.close()
-            self._socket.close()
             self.container.remove(force=True)
-        finally:
-            if self._on_close is not None:
-                self._on_close()
+        except docker.errors.NotFound:
+            pass  # removed already
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: its removal is already in progress
+                raise

@@ -45,6 +45,7 @@ SYSTEM_FILES = (
     "/etc/alternatives",
     "/etc/localtime",
 )
+MASKED_PROC_FILES = ("/proc/keys", "/proc/key-users", "/proc/kcore", "/proc/timer_list", "/proc/sched_debug")
 SANDBOX_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "HOME": "/tmp",
@@ -132,6 +133,9 @@ def bwrap_command(
     # Scratch first, so that an interpreter installed under /tmp is bound over it, not hidden by it.
     size = str(scratch_mb << 20)
     command += ["--proc", "/proc", "--dev", "/dev"]
+    for path in MASKED_PROC_FILES:  # as Docker masks them: host keys, kernel memory, timers
+        if os.path.exists(path):  # the sandbox's /proc has what the host's kernel offers
+            command += ["--ro-bind", "/dev/null", path]
     command += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
     command += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm", "--mqueue", "/dev/mqueue"]
     for path in SYSTEM_DIRS:
@@ -199,11 +203,11 @@ def start_bwrap_worker(
         finally:
             lease.release()
 
+    command = bwrap_command(python, scratch_mb, extra_ro_binds, counters, run_as=lease.uid)
     try:
         return ProcessChannel(
-            bwrap_command(python, scratch_mb, extra_ro_binds, counters, run_as=lease.uid),
+            cgroup.run_inside(command) if cgroup else command,
             env=_host_env(),
-            preexec_fn=cgroup.enter if cgroup else None,
             on_close=close,
             on_fit=cgroup.fit if cgroup else None,
         )
