@@ -64,10 +64,12 @@ def recv_frame(
     """Read until one frame is complete; `read_some(wait)` gives None if nothing came, b'' on EOF."""
     deadline = time.monotonic() + timeout
     while (frame := decoder.next_frame()) is None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WorkerLost(f"worker did not answer within {timeout:g} s")
+        # Past the deadline, still take what has arrived: this thread may have been kept from
+        # reading (a busy host), not the worker from answering.
+        remaining = max(0.0, deadline - time.monotonic())
         data = read_some(remaining)
+        if data is None and remaining == 0:
+            raise WorkerLost(f"worker did not answer within {timeout:g} s")
         if data == b"":
             raise WorkerLost("worker exited")
         if data:

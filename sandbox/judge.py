@@ -38,6 +38,9 @@ _ASCII_SPACE = " \t\r\f\v"
 _SEPARATOR = re.compile(r"[ \t\r\f\v]+")
 MAX_RESULT_DEPTH = 100  # lists and objects nested in a call result; deeper is a wrong_answer
 MAX_RESULT_CHARS = 16 * 1024 * 1024  # the worker caps its report at this (RESULT_CAP); so does the host
+# Lists, objects and elements in a result: decoding costs host memory (`[{}, {}, ...]` grows some 30x).
+# More than twice the expected value's, and at least this many, cannot be the answer.
+MAX_RESULT_ITEMS = 100_000
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
@@ -118,14 +121,15 @@ def compare_value(expected: Any, actual: Any) -> bool:
     return type(expected) is type(actual) and expected == actual
 
 
-def decode_result(text: Any) -> tuple[Any, str | None]:
+def decode_result(text: Any, max_items: int = MAX_RESULT_ITEMS) -> tuple[Any, str | None]:
     """A call result's JSON text, decoded on the host: (value, None), or (None, why it is no answer).
 
     The program shapes this text (it can also write its own report), so it is bounded before and while
-    it is decoded: at most MAX_RESULT_CHARS characters, lists and objects nested at most
-    MAX_RESULT_DEPTH deep (`[1]` is depth 1; `json.loads` would raise RecursionError near 1000), and
-    integers within Python's int-string limit (`sys.get_int_max_str_digits()`, 4300 digits). NaN and
-    Infinity decode to floats. Nothing in the text makes this raise.
+    it is decoded: at most MAX_RESULT_CHARS characters and `max_items` lists, objects and elements
+    (what decoding costs in memory), lists and objects nested at most MAX_RESULT_DEPTH deep (`[1]` is
+    depth 1; `json.loads` would raise RecursionError near 1000), and integers within Python's
+    int-string limit (`sys.get_int_max_str_digits()`, 4300 digits). NaN and Infinity decode to
+    floats. Nothing in the text makes this raise.
     """
     if not isinstance(text, str):
         return None, "result is not JSON text"
@@ -133,6 +137,8 @@ def decode_result(text: Any) -> tuple[Any, str | None]:
         return None, f"result over {MAX_RESULT_CHARS} characters"
     if _nested_deeper_than(text, MAX_RESULT_DEPTH):
         return None, f"result nested deeper than {MAX_RESULT_DEPTH}"
+    if _items(text) > max_items:
+        return None, f"result holds over {max_items} values"
     try:
         return json.loads(text), None
     except json.JSONDecodeError as exc:
@@ -143,12 +149,26 @@ def decode_result(text: Any) -> tuple[Any, str | None]:
         return None, f"result could not be decoded ({type(exc).__name__})"
 
 
+def _outside_strings(text: str) -> str:
+    """The JSON text without its strings, whose brackets and commas are not structure (escapes first)."""
+    if '"' not in text:
+        return text
+    return "".join(text.replace("\\\\", "").replace('\\"', "").split('"')[::2])
+
+
+def _items(text: str) -> int:
+    """About how many lists, objects and elements the JSON text holds; linear, no decoding."""
+    if text.count(",") + text.count("[") + text.count("{") <= MAX_RESULT_ITEMS:
+        return 0  # few enough whatever the strings hold: no need to look closer
+    bare = _outside_strings(text)
+    return bare.count(",") + bare.count("[") + bare.count("{")
+
+
 def _nested_deeper_than(text: str, limit: int) -> bool:
     """Whether the JSON text nests lists and objects more than `limit` deep; linear, no recursion."""
     if text.count("[") + text.count("{") <= limit:
         return False
-    if '"' in text:  # brackets inside strings do not nest: drop the strings (escapes first)
-        text = "".join(text.replace("\\\\", "").replace('\\"', "").split('"')[::2])
+    text = _outside_strings(text)
     brackets = _NOT_BRACKET.sub("", text)
     return len(brackets) > limit and max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > limit
 
@@ -210,7 +230,7 @@ def _verdict(case: TestCase, reply: dict[str, Any], limits: Limits, stdout_mode:
             )
         if "return" not in harness:
             return Verdict.RUNTIME_ERROR, _failure(None, reply, "exited before returning")
-        actual, why_not = decode_result(harness["return"])
+        actual, why_not = decode_result(harness["return"], _room_for(case.expected))
         if why_not:
             return Verdict.WRONG_ANSWER, why_not
         if compare_value(case.expected, actual):
@@ -232,6 +252,14 @@ def _failure(error: dict[str, str] | None, reply: dict[str, Any], fallback: str)
     status = f"exit status {reply['exit_code']}"
     last = reply["stderr_tail"].strip().splitlines()[-1:] or [""]
     return ", ".join(part for part in (fallback, status, last[0][:300]) if part)
+
+
+def _room_for(expected: Any) -> int:
+    """The values a result may hold: MAX_RESULT_ITEMS, or twice the expected value's where that is more."""
+    try:
+        return max(MAX_RESULT_ITEMS, 2 * _items(json.dumps(expected)))
+    except (TypeError, ValueError, RecursionError):
+        return MAX_RESULT_ITEMS
 
 
 def _short(value: Any) -> str:

@@ -31,7 +31,8 @@ In order, the filter:
    - syslog: reading the kernel log shows host addresses and the host's activity;
    - sethostname, setdomainname, settimeofday, clock_settime: machine-wide settings (adjtimex
      and clock_adjtime stay allowed: with modes 0 they are the read-only ntp_gettime);
-   - x86_64 only: iopl, ioperm (raw port I/O), uselib (the obsolete a.out library loader).
+   - x86_64 only: iopl, ioperm (raw port I/O), uselib (the obsolete a.out library loader),
+     modify_ldt (per-process segment descriptors; old attack surface, refused by Docker too).
 3. Refuses with EPERM depending on the arguments (64-bit arguments are compared on both 32-bit
    halves, so a pid of 0x1_0000_0000 does not pass as 0):
    - clone whose flags (arg0, low 32 bits: the kernel ignores the rest) hold any CLONE_NEW*
@@ -51,7 +52,9 @@ In order, the filter:
 4. Refuses clone3 with ENOSYS: its flags sit behind a pointer, which seccomp cannot read, so it
    must go; ENOSYS (not EPERM) makes glibc fall back to clone, whose flags the filter checks (as
    Docker's default profile does).
-5. Allows everything else, setrlimit included (x86_64's old syscall only ever acts on the caller).
+5. Answers sync and syncfs with 0 without running them (NO_OPS): a host-wide writeback is not a
+   test's to ask for, and a program's own files live in memory anyway.
+6. Allows everything else, setrlimit included (x86_64's old syscall only ever acts on the caller).
 
 The program is one arch check, then a linear list of per-syscall blocks, each ending in a RET on
 every path, then RET ALLOW: no jump spans more than one block, so none can overflow the 8-bit jump
@@ -181,6 +184,9 @@ SYSCALLS_X86_64: dict[str, int] = {
     "sched_setattr": 314,
     "migrate_pages": 256,
     "move_pages": 279,
+    "modify_ldt": 154,
+    "sync": 162,
+    "syncfs": 306,
 }
 
 # aarch64 uses the generic table, asm-generic/unistd.h (no iopl, ioperm, uselib there).
@@ -245,6 +251,8 @@ SYSCALLS_AARCH64: dict[str, int] = {
     "sched_setattr": 274,
     "migrate_pages": 238,
     "move_pages": 239,
+    "sync": 81,
+    "syncfs": 267,
 }
 
 SYSCALLS = {"x86_64": SYSCALLS_X86_64, "aarch64": SYSCALLS_AARCH64}
@@ -310,8 +318,14 @@ REFUSED: tuple[str, ...] = (
     "iopl",  # x86_64 only
     "ioperm",  # x86_64 only
     "uselib",  # x86_64 only
+    "modify_ldt",  # x86_64 only: per-process descriptor tables, old attack surface (Docker refuses it)
 )
 """Refused with EPERM whatever the arguments (those absent from an arch's table are skipped)."""
+
+NO_OPS: tuple[str, ...] = ("sync", "syncfs")
+"""Answered "done" (0) without running: writing back every dirty page of the host is not a test's to
+ask, and blocks in the kernel for as long as the host's disks take; a program's own files are in
+memory (tmpfs), so skipping it changes nothing for the program."""
 
 ONLY_SELF: dict[str, tuple[tuple[int, int], ...]] = {
     "prlimit64": ((0, 0),),
@@ -427,6 +441,8 @@ def build_filter(arch: str | None = None) -> bytes:
     for name in REFUSED:
         if name in table:
             program += _refuse(table[name], errno.EPERM)
+    for name in NO_OPS:
+        program += _refuse(table[name], 0)  # SECCOMP_RET_ERRNO with 0: returns 0, runs nothing
     program += _clone(table["clone"])
     program += _refuse(table["clone3"], errno.ENOSYS)
     program += _personality(table["personality"])

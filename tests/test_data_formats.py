@@ -139,3 +139,35 @@ def test_taco_row_round_trip(tests, solutions, question):
         tests,
         solutions,
     )
+
+
+HUMANEVAL_WITH_HELPER = {  # HumanEval/50's shape: the prompt defines a helper the tests call
+    "task_id": "HumanEval/50",
+    "prompt": (
+        'def encode_shift(s: str):\n    """shift every character by 5"""\n'
+        "    return ''.join(chr(((ord(ch) + 5 - ord('a')) % 26) + ord('a')) for ch in s)\n\n\n"
+        'def decode_shift(s: str):\n    """takes as input string encoded with encode_shift."""\n'
+    ),
+    "canonical_solution": "    return ''.join(chr(((ord(ch) - 5 - ord('a')) % 26) + ord('a')) for ch in s)\n",
+    "test": (
+        "def check(candidate):\n    for word in ['abc', 'hello', 'zzz']:\n"
+        "        assert candidate(encode_shift(word)) == word\n"
+    ),
+    "entry_point": "decode_shift",
+}
+
+
+def test_humaneval_tests_call_the_prompts_helpers_not_the_programs(tmp_path):
+    """A program that redefines the prompt's helper to agree with a wrong answer (both the identity)
+    fails: the test code carries the dataset's helper; the reference still passes."""
+    from sandbox import Limits, Sandbox, Verdict
+
+    (problem,) = load_problems(
+        DataConfig(dataset="humaneval", path=_write(tmp_path, "he.jsonl", [HUMANEVAL_WITH_HELPER]))
+    ).problems
+    source = problem.tests[0].source
+    assert source.startswith("def encode_shift(s: str):") and "def decode_shift" not in source
+    identity = "def encode_shift(s):\n    return s\n\ndef decode_shift(s):\n    return s\n"
+    with Sandbox(workers=1, limits=Limits(time_s=2)) as box:
+        assert box.run(problem.solutions[0], problem.tests).verdict is Verdict.PASSED
+        assert box.run(identity, problem.tests).verdict is Verdict.WRONG_ANSWER

@@ -36,7 +36,9 @@ def test_call_expectations_use_tacos_extra_list():
     # TACO wraps each expected return value in a one-element list; the sample follows it, and the
     # adapter unwraps them once per problem (the judge then compares exactly, tests/test_sandbox_judge.py).
     rows = [json.loads(line) for line in SAMPLE_PATH.read_text().splitlines()]
-    calls = [(p, json.loads(r["input_output"])) for p, r in zip(PROBLEMS, rows, strict=True) if p.kind == "call"]
+    calls = [
+        (p, json.loads(r["input_output"])) for p, r in zip(PROBLEMS, rows, strict=True) if p.kind == "call"
+    ]
     assert calls
     for problem, io in calls:
         assert problem.metadata["taco_wrapped_outputs"] is True, problem.id

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from sandbox import AssertCase, Sandbox, StdioCase, Verdict
+from tests.test_sandbox_security import assert_verdict, explain
 
 if TYPE_CHECKING:
     from sandbox import TestResult
@@ -27,19 +28,6 @@ def run1(box: Sandbox, program: str, source: str) -> TestResult:
     result = box.run(program, [AssertCase(source)])
     assert len(result.tests) == 1
     return result.tests[0]
-
-
-def explain(result: TestResult) -> str:
-    return (
-        f"verdict={result.verdict} detail={result.detail!r}\n"
-        f"stdout={result.stdout[-600:]!r}\nstderr={result.stderr[-1200:]!r}"
-    )
-
-
-def assert_verdict(result: TestResult, verdict: Verdict, *in_detail: str) -> None:
-    assert result.verdict is verdict, explain(result)
-    for part in in_detail:
-        assert part in result.detail, explain(result)
 
 
 def assert_healthy(box: Sandbox) -> None:
@@ -727,3 +715,31 @@ def test_documented_limits(box, case):
     with the verdict and detail the README documents; none passes a wrong program."""
     program, source, verdict, detail = LIMITS[case]
     assert_verdict(run1(box, program, source), verdict, detail)
+
+
+STOP_EARLY = {  # a program exception that would end the test code's own iteration early
+    "all-map": "assert all(map(is_even, [2, 4, 6]))\nassert not all(map(is_even, [1]))\n",
+    "zip-map": "for x, y in zip([1, 2], map(f, [1, 2])):\n    assert y == x + 2\nassert len(list(map(f, [1]))) == 1\n",
+    "check-candidate": (
+        "def check(candidate):\n    n = 0\n    for got, want in zip(map(candidate, [1, 2, 3]), [3, 4, 5]):\n"
+        "        assert got == want\n        n += 1\n    assert n == 3\ncheck(f)\n"
+    ),
+    "filter": "assert list(filter(is_even, [1, 2, 3, 4])) == [2, 4]\n",
+    "sum-map": "assert sum(map(f, [1, 2, 3])) == 12\n",
+}
+
+
+@pytest.mark.parametrize(
+    "exception", ["StopIteration", "StopAsyncIteration", "GeneratorExit", "SystemExit", "KeyboardInterrupt"]
+)
+@pytest.mark.parametrize("test", list(STOP_EARLY), ids=list(STOP_EARLY))
+def test_control_flow_exceptions_of_the_program_do_not_cross(box, exception, test):
+    """StopIteration raised by the program would end a map() or zip() in the test code as if the data
+    ran out (all() of nothing is true): it reaches the tests as a RemoteError, which fails them."""
+    program = f"def is_even(x):\n    raise {exception}\ndef f(x):\n    raise {exception}\n"
+    result = run1(box, program, STOP_EARLY[test])
+    assert result.verdict in (Verdict.RUNTIME_ERROR, Verdict.WRONG_ANSWER), explain(result)
+    assert_verdict(
+        run1(box, "def is_even(x):\n    return x % 2 == 0\ndef f(x):\n    return x + 2\n", STOP_EARLY[test]),
+        Verdict.PASSED,
+    )

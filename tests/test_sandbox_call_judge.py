@@ -17,13 +17,14 @@ installed (scripts/test_unprivileged.sh copies just the sandbox package and its 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from sandbox import CallCase, Sandbox, StdioCase, Verdict
-from sandbox.judge import MAX_RESULT_DEPTH
+from sandbox.judge import MAX_RESULT_DEPTH, MAX_RESULT_ITEMS
 
 if TYPE_CHECKING:
     from sandbox import TestResult
@@ -104,7 +105,9 @@ def test_a_float_or_bool_for_an_int_is_wrong(box, program, expected, detail):
     assert_healthy(box)
 
 
-@pytest.mark.parametrize("program", ["def f(n):\n    return n * 1000 + 7.0", "def f(n):\n    return (n * 1000 + 7) / 1"])
+@pytest.mark.parametrize(
+    "program", ["def f(n):\n    return n * 1000 + 7.0", "def f(n):\n    return (n * 1000 + 7) / 1"]
+)
 def test_a_float_that_is_exactly_the_int_passes(box, program):
     """The same number as a float (what `/` gives) is the answer: compared exactly, nothing rounds."""
     assert run1(box, program, CallCase("f", [10**12], 10**15 + 7)).passed
@@ -166,14 +169,14 @@ def test_990_deep_forged_report(box, kind):
 
 @pytest.mark.parametrize("kind", ["list", "dict"])
 def test_5000_deep_result(box, kind):
-    # Inside the sandbox: the harness's JSON encoder gives up first (a runtime error of the program),
-    # and with a raised recursion limit the worker refuses the report as forged.
+    # Inside the sandbox: the harness's JSON encoder gives up first (a runtime error of the program);
+    # with a raised recursion limit, or forged, the text reaches the host, which refuses it unread.
     result = run1(box, f"def f():\n    {nested(5000, kind)}return v", CallCase("f", [], 0))
     assert_verdict(result, Verdict.RUNTIME_ERROR, "RecursionError", "while encoding a JSON object")
     raised = f"import sys\nsys.setrecursionlimit(100_000)\n\ndef f():\n    {nested(5000, kind)}return v"
-    assert_verdict(run1(box, raised, CallCase("f", [], 0)), Verdict.RUNTIME_ERROR, FORGED)
+    assert_verdict(run1(box, raised, CallCase("f", [], 0)), Verdict.WRONG_ANSWER, DEEPER)
     forged = run1(box, forging(nested_json(5000, kind)), CallCase("f", [], 0))
-    assert_verdict(forged, Verdict.RUNTIME_ERROR, FORGED)
+    assert_verdict(forged, Verdict.WRONG_ANSWER, DEEPER)
     assert_healthy(box)
 
 
@@ -189,8 +192,9 @@ def test_huge_integers(box):
         run1(box, huge, case), Verdict.WRONG_ANSWER, "returned a int, which is not JSON-serialisable"
     )
     unlimited = "import sys\nsys.set_int_max_str_digits(0)\n\n" + huge
-    assert_verdict(run1(box, unlimited, case), Verdict.RUNTIME_ERROR, FORGED)
-    assert_verdict(run1(box, forging("9" * 5000), case), Verdict.RUNTIME_ERROR, FORGED)
+    over = f"result holds an integer over {limit} digits"
+    assert_verdict(run1(box, unlimited, case), Verdict.WRONG_ANSWER, over)
+    assert_verdict(run1(box, forging("9" * 5000), case), Verdict.WRONG_ANSWER, over)
     assert_healthy(box)
 
 
@@ -268,3 +272,28 @@ def test_a_wrapped_list_answer(box):
         (Verdict.WRONG_ANSWER, "expected [], got [[]]"),
     ]
     assert_healthy(box)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "def f(x):\n    return [{}] * 4_000_000",
+        "def f(x):\n    return [[]] * 4_000_000",
+        "import os\ndef f(x):\n    os.write(3, b'{\"return\": \"[' + b'{},' * 5_000_000 + b'{}]\"}')\n    os._exit(0)",
+    ],
+    ids=["empty-objects", "empty-lists", "forged"],
+)
+def test_a_small_result_that_decodes_huge_is_refused_unread(box, program):
+    """16 MB of `[{}, {}, ...]` would grow some 30x when decoded, in the worker or on the host: it is
+    counted first, and a result with far more values than the answer's is a wrong answer, at no cost."""
+    limits = dataclasses.replace(box.limits, memory_mb=256)
+    result = box.run(program, [CallCase("f", [1], [1])], limits=limits).tests[0]
+    assert_verdict(result, Verdict.WRONG_ANSWER, f"result holds over {MAX_RESULT_ITEMS} values")
+    assert_healthy(box)
+
+
+def test_a_large_answer_has_room(box):
+    """The bound grows with the expected value: twice its size is always allowed."""
+    n = 3 * MAX_RESULT_ITEMS
+    case = CallCase("f", [n], [[i, i] for i in range(n)])
+    assert run1(box, "def f(n):\n    return [[i, i] for i in range(n)]", case).passed

@@ -33,7 +33,12 @@ from tests.test_sandbox_security import (
 
 # Host-wide values. (kernel/pid_max is per pid namespace since Linux 6.14, and an ordinary user's
 # sandbox, root of its own user namespace, may set its own: not the host's.)
-SYSCTLS = ("vm/stat_interval", "kernel/core_pattern", "fs/inotify/max_user_instances", "kernel/randomize_va_space")
+SYSCTLS = (
+    "vm/stat_interval",
+    "kernel/core_pattern",
+    "fs/inotify/max_user_instances",
+    "kernel/randomize_va_space",
+)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -489,3 +494,25 @@ def test_memory_cap_follows_each_calls_limits(solo_box):
     large = with_limits(solo_box, memory_mb=512, wall_s=10.0)
     assert_verdict(run1(solo_box, hold, StdioCase("400\n", "held\n"), limits=large), Verdict.PASSED)
     assert_next_test_normal(solo_box)
+
+
+def test_a_test_that_grows_the_worker_does_not_shrink_later_tests(solo_box):
+    """A big reply may leave the worker's heap larger; every later test would inherit that address
+    space under its own RLIMIT_AS. The worker gives it back, or retires: later tests keep their memory."""
+    limits = with_limits(solo_box, memory_mb=512)
+    bomb = "def f(x):\n    return [[i, str(i)] for i in range(90000)]\n"
+    for _ in range(3):
+        run1(solo_box, bomb, CallCase("f", [1], [1]), limits=limits)
+    need = "b = bytearray(440 << 20)\nprint('ok')\n"
+    assert_verdict(run1(solo_box, need, StdioCase("", "ok\n"), limits=limits), Verdict.PASSED)
+
+
+def test_host_wide_writeback_is_a_no_op(box):
+    """sync and syncfs succeed at once without flushing the host's disks; modify_ldt is refused."""
+    program = (
+        "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\nstart = time.monotonic()\n"
+        "os.sync()\nfd = os.open('/usr', os.O_RDONLY)\nrc = libc.syncfs(fd)\n"
+        "ldt = libc.syscall(154, 0, None, 0) if os.uname().machine == 'x86_64' else -1\n"
+        "print(rc, time.monotonic() - start < 0.05, ldt == -1)"
+    )
+    assert_verdict(run1(box, program, StdioCase("", "0 True True\n")), Verdict.PASSED)

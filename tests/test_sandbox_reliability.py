@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import glob
+import importlib.util
 import json
 import os
 import signal
@@ -47,22 +48,17 @@ def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 
 
-def host_processes() -> dict[int, tuple[int, bytes, str]]:
-    """pid -> (parent pid, command line, cgroup file) for every process of the host."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    cmdline = f.read()
-                with open(f"/proc/{entry}/cgroup") as f:
-                    cgroup = f.read()
-            except (OSError, ValueError, IndexError):
-                continue
-            table[int(entry)] = (parent, cmdline, cgroup)
-    return table
+def _load_soak():
+    """The soak script as a module: its process table is the one these tests read too."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "soak_sandbox.py"
+    spec = importlib.util.spec_from_file_location("soak_sandbox", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+host_processes = _load_soak().processes
 
 
 def worker_processes() -> set[int]:

@@ -133,12 +133,29 @@ def humaneval_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     return Problem(
         id=_row_id(prefix, row.get("task_id"), index),
         question=prompt,
-        tests=[AssertCase(f"{test}\n\ncheck({entry_point})\n")],
+        tests=[AssertCase(f"{_prompt_helpers(prompt, entry_point)}{test}\n\ncheck({entry_point})\n")],
         solutions=[prompt + solution] if isinstance(solution, str) and solution.strip() else [],
         starter_code=prompt,
         source="humaneval",
         metadata={"entry_point": entry_point},
     )
+
+
+def _prompt_helpers(prompt: str, entry_point: str) -> str:
+    """What the prompt defines besides the entry point (imports, helpers such as HumanEval/38's
+    `encode_cyclic`), for the test code: the tests then call the dataset's helper, not one the program
+    redefined to agree with a wrong answer. Empty when the prompt does not parse."""
+    try:
+        module = ast.parse(prompt)
+    except (SyntaxError, ValueError):
+        return ""
+    helpers = [
+        node
+        for node in module.body
+        if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point)
+        and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))  # docstrings
+    ]
+    return ast.unparse(ast.Module(body=helpers, type_ignores=[])) + "\n\n" if helpers else ""
 
 
 def mbpp_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
