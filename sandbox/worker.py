@@ -71,6 +71,7 @@ OOM_COUNTER = cgroup_file(
 )
 # Docker caps processes with the container's pids cgroup; RLIMIT_NPROC would count the uid across containers.
 PIDS_CGROUP = os.environ.get("CODER_RL_PIDS_CGROUP") == "1"
+OOM_KILLS = 0  # the cgroup's OOM kill count after the last test
 WORKER_STATE = None  # rlimits, priority, scheduling, affinity and OOM score: no test may change them
 LIBC = None  # ctypes' libc, once harden() has loaded it
 WORKER_SIZE = 0  # address space once started
@@ -1016,7 +1017,7 @@ def run_test(code, request):
         pending = pending[os.write(stdin_w, pending) :] if pending else pending
     except BlockingIOError:
         pass
-    group_start, oom_start = group_cpu(), oom_kills()
+    group_start, oom_start = group_cpu(), OOM_KILLS
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
@@ -1105,7 +1106,7 @@ def run_test(code, request):
         "stdout": bytes(out.data[: limits["output_bytes"]]).decode("utf-8", "surrogateescape"),
         "stderr_tail": bytes(err.data).decode("utf-8", "replace"),
         "harness": parse_harness(bytes(res.data)),
-        "oom_killed": oom_kills() > oom_start,
+        "oom_killed": new_oom_kills(oom_start),
         "dirty": cleanup(pid),
     }
     return reply
@@ -1195,7 +1196,7 @@ def run_assert_test(code, request):
     global TRUSTED_PATH
     if TRUSTED_PATH is None:
         TRUSTED_PATH = trusted_path()
-    group_start, oom_start = group_cpu(), oom_kills()
+    group_start, oom_start = group_cpu(), OOM_KILLS
     start = time.monotonic()
     relay = SourceRelay(source_w, size)
     relay.room = True
@@ -1309,7 +1310,7 @@ def run_assert_test(code, request):
         "stdout": bytes(out.data[: limits["output_bytes"]]).decode("utf-8", "surrogateescape"),
         "stderr_tail": bytes(err.data).decode("utf-8", "replace"),
         "harness": harness,
-        "oom_killed": oom_kills() > oom_start,
+        "oom_killed": new_oom_kills(oom_start),
         "dirty": cleanup(program) or relay_failed,
     }
     reply["proved"] = reply["harness"].pop("proof", None) == secret
@@ -1473,17 +1474,26 @@ def oom_kills():
     return 0
 
 
+def new_oom_kills(before):
+    """Whether the OOM killer struck since `before`; the count is kept for the next test (nothing of
+    this worker's runs between two tests), so each test reads the counter once."""
+    global OOM_KILLS
+    OOM_KILLS = oom_kills()
+    return OOM_KILLS > before
+
+
 def address_space():
     """This process's address space in bytes: what a forked test starts with, under its RLIMIT_AS."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[0]) * PAGE_SIZE
 
 
+RLIMITS = [getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")]
+
+
 def worker_state():
     """What a test could change about this process from outside, were the seccomp filter to miss it."""
-    limits = tuple(
-        resource.getrlimit(getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")
-    )
+    limits = tuple(map(resource.getrlimit, RLIMITS))
     with open("/proc/self/oom_score_adj") as f:
         oom = f.read()
     scheduling = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
@@ -1570,8 +1580,9 @@ def main():
     # As pid 1 this process gets only the signals it handles; Python handles SIGINT unless told not
     # to. Children inherit the ignored SIGINT: resetting handlers in each child costs 0.3 ms a test.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global KERNEL_OBJECTS, WORKER_STATE, KEPT, WORKER_SIZE
+    global KERNEL_OBJECTS, WORKER_STATE, KEPT, WORKER_SIZE, OOM_KILLS
     KERNEL_OBJECTS = kernel_objects()  # what each test must leave as it found it
+    OOM_KILLS = oom_kills()
     WORKER_STATE = worker_state()
     KEPT = kept_mounts()
     WORKER_SIZE = address_space()
