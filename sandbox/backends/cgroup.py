@@ -32,14 +32,7 @@ class WorkerCgroup:
 
     def __init__(self, max_pids: int, memory_bytes: int) -> None:
         v1 = (ROOT / "pids").is_dir()
-        if v1:
-            controllers = {
-                name: ROOT / name for name in ("pids", "memory", "cpuacct") if (ROOT / name).is_dir()
-            }
-        else:
-            _enable_v2_controllers(("pids", "memory", "cpu"))
-            enabled = (ROOT / "cgroup.subtree_control").read_text().split()
-            controllers = {name: ROOT for name in ("pids", "memory", "cpu") if name in enabled}
+        controllers = available()
         for base in set(controllers.values()):
             for orphan in base.glob(PREFIX + "*"):  # left by a process killed before it closed
                 pid = orphan.name.removeprefix(PREFIX).split("-")[0]
@@ -130,6 +123,22 @@ def _kill_all(path: Path) -> None:
             os.kill(int(pid), signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def available() -> dict[str, Path]:
+    """The controllers a worker's cgroup can use here, each with the directory its cgroups go in:
+    v1 hierarchies that are mounted, or v2 controllers the root hands to its children (asked for
+    first). Empty without root, or where the host keeps cgroups to itself."""
+    if os.geteuid() != 0:
+        return {}
+    if (ROOT / "pids").is_dir():  # v1: a hierarchy per controller
+        return {name: ROOT / name for name in ("pids", "memory", "cpuacct") if (ROOT / name).is_dir()}
+    try:
+        _enable_v2_controllers(("pids", "memory", "cpu"))
+        enabled = (ROOT / "cgroup.subtree_control").read_text().split()
+    except OSError:
+        return {}
+    return {name: ROOT for name in ("pids", "memory", "cpu") if name in enabled}
 
 
 def _enable_v2_controllers(names: tuple[str, ...]) -> None:
