@@ -1095,21 +1095,26 @@ def run_test(code, request):
     for fd in writers:
         os.close(fd)
 
-    reply = {
+    reply = reply_for(outcome, status, wall, cpu, rusage.ru_maxrss, out, err, limits)
+    reply.update(
+        harness=parse_harness(bytes(res.data)), oom_killed=new_oom_kills(oom_start), dirty=cleanup(pid)
+    )
+    return reply
+
+
+def reply_for(outcome, status, wall, cpu, max_rss_kb, out, err, limits):
+    """What the host judges a test by, but for the harness's report and the state checks."""
+    return {
         "outcome": outcome,
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "wall_s": wall,
         "cpu_s": cpu,
-        "max_rss_kb": rusage.ru_maxrss,
+        "max_rss_kb": max_rss_kb,
         # surrogateescape keeps invalid UTF-8 distinct from any valid text, so "exact" means bytes
         "stdout": bytes(out.data[: limits["output_bytes"]]).decode("utf-8", "surrogateescape"),
         "stderr_tail": bytes(err.data).decode("utf-8", "replace"),
-        "harness": parse_harness(bytes(res.data)),
-        "oom_killed": new_oom_kills(oom_start),
-        "dirty": cleanup(pid),
     }
-    return reply
 
 
 class SourceRelay:
@@ -1300,19 +1305,9 @@ def run_assert_test(code, request):
             cpu += unaccounted
     drain(list(readers))
     status = ended[program if gone and not stopped else tests][0]
-    reply = {
-        "outcome": outcome,
-        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "max_rss_kb": max(usage.ru_maxrss for _, usage in ended.values()),
-        "stdout": bytes(out.data[: limits["output_bytes"]]).decode("utf-8", "surrogateescape"),
-        "stderr_tail": bytes(err.data).decode("utf-8", "replace"),
-        "harness": harness,
-        "oom_killed": new_oom_kills(oom_start),
-        "dirty": cleanup(program) or relay_failed,
-    }
+    max_rss_kb = max(usage.ru_maxrss for _, usage in ended.values())
+    reply = reply_for(outcome, status, wall, cpu, max_rss_kb, out, err, limits)
+    reply.update(harness=harness, oom_killed=new_oom_kills(oom_start), dirty=cleanup(program) or relay_failed)
     reply["proved"] = reply["harness"].pop("proof", None) == secret
     return reply
 
