@@ -73,7 +73,12 @@ class UidLease:
     """
 
     def __init__(self) -> None:
-        LEASE_DIR.mkdir(mode=0o700, exist_ok=True)
+        try:
+            LEASE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SandboxUnavailable(
+                f"cannot make {LEASE_DIR} for the workers' uid leases: {exc.strerror}"
+            ) from None
         if LEASE_DIR.stat().st_uid != 0 or LEASE_DIR.is_symlink():
             raise SandboxUnavailable(f"{LEASE_DIR} is not a directory owned by root")
         start = random.randrange(UID_COUNT)
