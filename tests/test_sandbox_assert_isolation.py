@@ -189,7 +189,8 @@ import os, select
 def hunt():
     found = []
     for root in ("/tmp", "/dev/shm"):
-        for directory, _dirs, files in os.walk(root):
+        for directory, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(directory, d))]  # an interpreter
             for name in files:
                 try:
                     with open(os.path.join(directory, name), "rb") as f:

@@ -664,7 +664,8 @@ def blobs():
                     yield f.read()
             except OSError:
                 pass
-    for root, _dirs, files in os.walk("/tmp"):
+    for root, dirs, files in os.walk("/tmp"):
+        dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(root, d))]  # a read-only interpreter
         for name in files:
             try:
                 with open(os.path.join(root, name), "rb") as f:
