@@ -26,8 +26,9 @@ fi
 
 work=$(mktemp -d /tmp/coder-rl-unprivileged-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/tests"
+mkdir -p "$work/tests" "$work/scripts"
 cp -r sandbox "$work/"
+cp scripts/soak_sandbox.py "$work/scripts/"  # the reliability tests read its process table
 cp tests/__init__.py tests/conftest.py tests/test_sandbox_*.py "$work/tests/"
 find "$work" -name __pycache__ -prune -exec rm -rf {} +
 printf '[pytest]\nmarkers =\n    slow: end-to-end tests\n' >"$work/pytest.ini"
