@@ -230,7 +230,10 @@ def _verdict(case: TestCase, reply: dict[str, Any], limits: Limits, stdout_mode:
             )
         if "return" not in harness:
             return Verdict.RUNTIME_ERROR, _failure(None, reply, "exited before returning")
-        actual, why_not = decode_result(harness["return"], _room_for(case.expected))
+        text = harness["return"]
+        # The expected value's own size matters only for a result that large: sized only then.
+        room = _room_for(case.expected) if _items(text) > MAX_RESULT_ITEMS else MAX_RESULT_ITEMS
+        actual, why_not = decode_result(text, room)
         if why_not:
             return Verdict.WRONG_ANSWER, why_not
         if compare_value(case.expected, actual):

@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import platform
 import struct
 
@@ -415,6 +416,7 @@ def _personality(nr: int) -> list[Instruction]:
     )
 
 
+@functools.cache  # a pure function of the arch; every worker start asks for it
 def build_filter(arch: str | None = None) -> bytes:
     """The filter for `arch` ('x86_64' or 'aarch64'; default: platform.machine()), as the bytes of
     a `struct sock_filter[]` in native byte order: pass them to `install`.

@@ -13,6 +13,7 @@ Controllers the host lacks are reported in `missing`, and the sandbox says so at
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 import os
 import signal
@@ -125,6 +126,7 @@ def _kill_all(path: Path) -> None:
             pass
 
 
+@functools.cache  # the host's hierarchy does not change under us: asked once, not per worker
 def available() -> dict[str, Path]:
     """The controllers a worker's cgroup can use here, each with the directory its cgroups go in:
     v1 hierarchies that are mounted, or v2 controllers the root hands to its children (asked for
