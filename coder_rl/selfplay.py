@@ -17,8 +17,6 @@ The loop sets each stage's model, data and directories; those keys in the stage 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +24,13 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.load import DataConfig, load_problems
-from coder_rl.errors import UserError
 from coder_rl.execution import open_sandbox
 from coder_rl.mcts.synthesize import SynthesizeConfig
 from coder_rl.prm.train import PRMTrainConfig
 from coder_rl.rl.evaluate import PassRateConfig
 from coder_rl.rl.run import RLConfig
 from coder_rl.rl.sft import PolicySFTConfig
+from coder_rl.stages import StageLog
 
 
 class SelfPlayConfig(Section):
@@ -60,60 +58,21 @@ class SelfPlayConfig(Section):
     )
 
 
-class SelfPlay:
+def selfplay_log(cfg: SelfPlayConfig) -> StageLog:
     """The loop's state on disk: which stages finished, and what each reported."""
-
-    def __init__(self, cfg: SelfPlayConfig) -> None:
-        self.cfg, self.dir = cfg, Path(cfg.run_dir)
-        self.path = self.dir / "selfplay.json"
-        settings = cfg.model_dump(mode="json", exclude={"iterations", "stage_processes"})
-        if self.path.exists():
-            try:
-                self.state = json.loads(self.path.read_text())
-                assert isinstance(self.state, dict)
-            except (ValueError, AssertionError):
-                raise UserError(
-                    f"{self.path} is damaged (not a state file); remove it or use another run_dir"
-                ) from None
-            if self.state.get("settings") != settings:
-                raise UserError(
-                    f"{self.dir} was run with other settings ({self.path}); only iterations may change: "
-                    "use another run_dir"
-                )
-        else:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self.state = {"settings": settings, "stages": {}}
-            self._save()
-
-    def stage(self, key: str, run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-        """`run(*args)` once: its result is recorded when it returns, and read back on every later call."""
-        if key not in self.state["stages"]:
-            print(f"selfplay: {key}", flush=True)
-            self.state["stages"][key] = (
-                self._in_fresh_process(run, *args) if self.cfg.stage_processes else run(*args)
-            )
-            self._save()
-        return self.state["stages"][key]
-
-    @staticmethod
-    def _in_fresh_process(run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-        """A vLLM engine or a trainer may keep GPU memory after its stage returns (caches, reference
-        cycles); a process that ends returns all of it before the next stage loads its models."""
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return pool.submit(run, *args).result()
-
-    def _save(self) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.state, indent=1))
-        os.replace(tmp, self.path)
+    return StageLog(
+        Path(cfg.run_dir),
+        "selfplay.json",
+        cfg.model_dump(mode="json", exclude={"iterations", "stage_processes"}),
+        may_change="iterations",
+        announce=lambda key: print(f"selfplay: {key}", flush=True),
+        fresh_process=cfg.stage_processes,
+    )
 
 
 def run_selfplay(cfg: SelfPlayConfig, show_progress: bool = True) -> list[dict[str, Any]]:
     """Run (or resume, or extend) the loop; return the summary table's rows, one per iteration."""
-    loop = SelfPlay(cfg)
+    loop = selfplay_log(cfg)
     policy = cfg.policy
     if cfg.warm_start is not None:
         warm = cfg.warm_start.model_copy(
@@ -132,7 +91,7 @@ def run_selfplay(cfg: SelfPlayConfig, show_progress: bool = True) -> list[dict[s
         mcts = cfg.mcts.model_copy(deep=True)
         mcts.data, mcts.policy.model, mcts.output.dir = cfg.data, policy, str(here / "mcts")
         mcts.policy.device = cfg.device
-        searched = loop.stage(f"iter-{k}/mcts", _synthesize, mcts, show_progress)
+        searched = loop.stage(f"iter-{k}/mcts", synthesize_stage, mcts, show_progress)
         prm = cfg.prm.model_copy(
             update={
                 "trajectories": mcts.output.dir,
@@ -190,7 +149,7 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _synthesize(cfg: SynthesizeConfig, show_progress: bool) -> dict[str, Any]:
+def synthesize_stage(cfg: SynthesizeConfig, show_progress: bool) -> dict[str, Any]:
     from coder_rl.mcts.synthesize import run_synthesize
 
     run_synthesize(cfg, show_progress)

@@ -19,7 +19,7 @@ import pytest
 
 from coder_rl import selfplay
 from coder_rl.errors import UserError
-from coder_rl.selfplay import SelfPlay, SelfPlayConfig, run_selfplay, summary_table
+from coder_rl.selfplay import SelfPlayConfig, run_selfplay, selfplay_log, summary_table
 from tests.test_cli import assert_one_line_error, run
 
 STAGES = ("_synthesize", "_prm", "_sft", "_rl", "_pass_rate")
@@ -237,9 +237,9 @@ def test_more_iterations_extend_a_finished_run(first_run, extended):
 )
 def test_other_settings_on_an_existing_run_dir_are_refused(tmp_path, change):
     cfg = tiny_config("runs/tiny-model", tmp_path / "run")
-    SelfPlay(cfg)  # starts the directory: selfplay.json with the settings
+    selfplay_log(cfg)  # starts the directory: selfplay.json with the settings
     before = (tmp_path / "run" / "selfplay.json").read_text()
-    SelfPlay(cfg.model_copy(update={"iterations": 5}))  # only iterations may change
+    selfplay_log(cfg.model_copy(update={"iterations": 5}))  # only iterations may change
     other = SelfPlayConfig.model_validate({**cfg.model_dump(), **change})
     with pytest.raises(UserError, match="only iterations may change") as refused:
         run_selfplay(other, show_progress=False)
@@ -253,7 +253,7 @@ def test_a_damaged_state_file_is_a_user_error(tmp_path, text):
     run_dir.mkdir()
     (run_dir / "selfplay.json").write_text(text)
     with pytest.raises(UserError) as damaged:
-        SelfPlay(tiny_config("runs/tiny-model", run_dir))
+        selfplay_log(tiny_config("runs/tiny-model", run_dir))
     assert str(run_dir) in str(damaged.value)
 
 
@@ -274,7 +274,7 @@ def test_summary_table_renders_markdown():
 
 def test_cli_errors_and_help(tmp_path):
     assert_one_line_error(run("selfplay", "--set", "nope=1"), "config error: nope: unknown key")
-    SelfPlay(SelfPlayConfig(run_dir=str(tmp_path)))  # a run directory with the default settings
+    selfplay_log(SelfPlayConfig(run_dir=str(tmp_path)))  # a run directory with the default settings
     refused = run("selfplay", "--out", str(tmp_path), "--set", "device=cpu")
     assert_one_line_error(refused, f"{tmp_path} was run with other settings")
     helped = run("selfplay", "--help")
@@ -292,7 +292,7 @@ def test_stage_processes_run_each_stage_in_a_fresh_process(tmp_path):
     import os
 
     cfg = tiny_config("runs/tiny-model", tmp_path / "run").model_copy(update={"stage_processes": True})
-    loop = SelfPlay(cfg)
+    loop = selfplay_log(cfg)
     ran = loop.stage("probe", pid_stage)
     assert ran["pid"] != os.getpid()
-    assert SelfPlay(cfg).stage("probe", pid_stage) == ran  # recorded: not run again
+    assert selfplay_log(cfg).stage("probe", pid_stage) == ran  # recorded: not run again
