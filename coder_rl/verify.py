@@ -29,8 +29,9 @@ from coder_rl.execution import SandboxConfig, open_sandbox
 from coder_rl.models.paths import check_model_path
 from coder_rl.policy.base import PolicyConfig
 from coder_rl.prm.model import Aggregation, aggregate
+from coder_rl.reward_tests import tcg_tests
+from coder_rl.trajectory import prm_input
 from pseudocode import Action, Step
-from pseudocode.prompts import problem_prompt
 from sandbox import Limits, ProgramResult, TestCase, pass_fraction
 
 
@@ -152,25 +153,21 @@ class Verifier:
         return self.sandbox.run_batch([(program, tests) for program in programs], limits)
 
     def generate_tests(self, problem: Problem, num_tests: int) -> list[TestCase]:
-        """Tests the TCG writes from the statement alone, pooled over its samples, deduplicated by input."""
-        from tcg.data import usable_cases
-        from tcg.generate import SuiteSamplingParams, sample_cases, sample_tests
-
+        """Tests the TCG writes from the statement alone, pooled over its samples, deduplicated by input:
+        as RL and MCTS get theirs (`coder_rl.reward_tests.tcg_tests`)."""
         if self.tcg is None:
             raise UserError("no TCG loaded: start the verifier with tcg_model")
-        sampling = SuiteSamplingParams(n=self.cfg.tcg_samples, max_tokens=self.cfg.tcg_max_tokens, seed=0)
         with self._tcg_lock:
-            ((_, samples),) = list(sample_tests(self.tcg, [problem], num_tests, sampling, 1))
-        return usable_cases(
-            [case for sample in samples for case in sample_cases(sample)], max_case_chars=10_000
-        )
+            (tests,) = tcg_tests(
+                self.tcg, [problem], num_tests, self.cfg.tcg_samples, self.cfg.tcg_max_tokens
+            )
+        return tests
 
     def score_steps(self, problem: Problem, trajectories: Sequence[Sequence[Step]]) -> list[list[float]]:
         if self.prm is None:
             raise UserError("no PRM loaded: start the verifier with prm")
-        stated = problem_prompt(problem)
-        with self._prm_lock:
-            return self.prm.score_batch([(stated, list(steps)) for steps in trajectories])
+        with self._prm_lock:  # the PRM reads what it reads in RL and in training: `prm_input`
+            return self.prm.score_batch([prm_input(problem, steps) for steps in trajectories])
 
     def verify(
         self,

@@ -6,6 +6,7 @@ token up to the action line, which a backend's prefix cache reuses."""
 from __future__ import annotations
 
 from coder_rl.data.problem import Problem
+from coder_rl.prompts import describe
 from pseudocode.steps import STEP_CLOSE, Action, Step, format_steps, step_open
 
 STEP_STOP = STEP_CLOSE
@@ -58,17 +59,19 @@ EXAMPLE_STEPS = [
 ]
 
 
-def _how_it_runs(problem: Problem) -> str:
-    if problem.fn_name:
-        return f"The program defines `{problem.fn_name}` (a function or a method of `class Solution`); it is called."
-    return "The program reads standard input and prints the answer."
+HOW_IT_RUNS = {
+    "call": "The program defines `{fn_name}` (a function or a method of `class Solution`); it is called.",
+    "assert": "The program defines the function the problem asks for; assert statements test it.",
+    "stdin": "The program reads standard input and prints the answer.",
+}
 
 
 def problem_prompt(problem: Problem) -> str:
     """The problem as every prompt states it (also the `prompt` of exported trajectories)."""
-    parts = ["### Problem", problem.question.strip(), _how_it_runs(problem)]
-    if problem.starter_code.strip():
-        parts += ["Starter code:", "```python", problem.starter_code.rstrip(), "```"]
+    d = describe(problem)
+    parts = ["### Problem", d.question, HOW_IT_RUNS[d.runs].format(fn_name=d.fn_name)]
+    if d.starter_code:
+        parts += ["Starter code:", *d.starter_block()]
     return "\n".join(parts) + "\n\n### Steps\n"
 
 

@@ -49,9 +49,9 @@ def completions_for(problems, count: int):
 
 def naive_outcome(problem, completion: str) -> float:
     """TACO's way: write the program, run `python` once per test, compare the stripped output."""
-    from coder_rl.rl.rewards import completion_program
+    from coder_rl.trajectory import read_trajectory
 
-    code = completion_program(completion)
+    code = read_trajectory(completion).program
     passed = 0
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(code or "")
@@ -71,10 +71,11 @@ def naive_outcome(problem, completion: str) -> float:
 
 def bench_reward(count: int) -> list[tuple[str, str, str]]:
     from coder_rl.rl.rewards import RewardConfig, outcome_rewards
+    from coder_rl.trajectory import read_trajectory
     from sandbox import Sandbox
 
     pairs = completions_for(stdin_problems(), count)
-    problems, completions = [p for p, _ in pairs], [c for _, c in pairs]
+    problems, completions = [p for p, _ in pairs], [read_trajectory(c) for _, c in pairs]
     with Sandbox(backend="local", workers=2) as box:
         outcome_rewards(box, problems[:2], completions[:2], RewardConfig())  # warm-up
         start = time.perf_counter()

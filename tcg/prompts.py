@@ -5,19 +5,22 @@ format of `tcg.format`, and the prompt ends where the first block starts."""
 from __future__ import annotations
 
 from coder_rl.data.problem import Problem
+from coder_rl.prompts import describe
 
 TESTS_STOP = "\n###"  # generation ends if the model starts a new section
 
 
 def tcg_prompt(problem: Problem, num_tests: int, solution: str | None = None) -> str:
-    parts = ["### Problem", problem.question.strip(), ""]
-    if problem.starter_code.strip():
-        parts += ["### Starter code", "```python", problem.starter_code.rstrip(), "```", ""]
+    d = describe(problem)
+    parts = ["### Problem", d.question, ""]
+    if d.starter_code:
+        parts += ["### Starter code", *d.starter_block(), ""]
     if solution is not None:
         parts += ["### Reference solution", "```python", solution.rstrip(), "```", ""]
-    if problem.fn_name:
+    # The test format has a call form and a stdin form: asserts have none, so they get stdin's.
+    if d.runs == "call":
         shape = (
-            f"<test>\n<call>{problem.fn_name}</call>\n<args>[JSON list of the arguments]</args>\n"
+            f"<test>\n<call>{d.fn_name}</call>\n<args>[JSON list of the arguments]</args>\n"
             "<expected>JSON value it returns</expected>\n</test>"
         )
     else:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from safetensors.torch import load_file
 
+from coder_rl.data import load_problems
 from coder_rl.rl.grpo import CodeReward, run_grpo
 from coder_rl.rl.run import RLConfig
+from coder_rl.trajectory import policy_prompt
 
 pytestmark = pytest.mark.slow
 
@@ -19,9 +21,11 @@ def length_reward(completions, **_):
 
 def test_a_grpo_step_changes_the_weights_and_logs_the_rewards(tiny_model_dir, tmp_path, monkeypatch):
     returned: list[list[float]] = []
+    prompted: list[tuple[str, str]] = []
     original = CodeReward.__call__
 
     async def recording(self, *args, **kwargs):
+        prompted.extend(zip(kwargs["prompts"], kwargs["problem_id"], strict=True))
         rewards = await original(self, *args, **kwargs)
         returned.append(rewards)
         return rewards
@@ -40,6 +44,9 @@ def test_a_grpo_step_changes_the_weights_and_logs_the_rewards(tiny_model_dir, tm
     before = load_file(str(tiny_model_dir / "model.safetensors"))
     after = load_file(str(result.model_dir / "model.safetensors"))
     assert any(not before[name].equal(after[name]) for name in before if name in after)
+    # the prompts GRPO gave the policy are each problem's `policy_prompt`, as every other pipeline's
+    problems = {p.id: p for p in load_problems(cfg.data).problems}
+    assert prompted and all(prompt == policy_prompt(problems[pid]) for prompt, pid in prompted)
     logged = next(entry for entry in result.log_history if "rewards/CodeReward/mean" in entry)
     flat = [r for batch in returned for r in batch]
     assert logged["rewards/CodeReward/mean"] == pytest.approx(sum(flat) / len(flat))

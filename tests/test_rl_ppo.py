@@ -17,12 +17,12 @@ from coder_rl.rl.ppo import (
     token_positions,
     token_rewards,
 )
-from coder_rl.rl.rewards import score_completions
-from pseudocode import Action, parse_steps
-from pseudocode.steps import step_open
+from coder_rl.rl.rewards import score_trajectories
+from coder_rl.trajectory import OPENING as OPEN
+from coder_rl.trajectory import read_completion
+from pseudocode import parse_steps
 from sandbox import StdioCase
 
-OPEN = step_open(Action.DEFINE)
 # What the policy writes after the prompt (which ends with OPEN): two closed steps, code in the second.
 COMPLETION = (
     "read n; print twice n\n</step>\n"
@@ -136,13 +136,13 @@ def test_token_rewards_by_hand():
 def test_a_completions_rewards_sum_to_phi_plus_format(tokenizer, local_box):
     cfg = RLConfig(rewards={"alpha_schedule": "linear", "alpha_steps": 10, "gamma": 0.9}, format_weight=0.2)
     completions = [encode(tokenizer, COMPLETION), encode(tokenizer, "just words\n</st", "ep>\n")]
-    texts = [OPEN + tokenizer.decode(ids) for ids in completions]
+    trajectories = [read_completion(tokenizer.decode(ids)) for ids in completions]
 
     def fake_prm(items):  # any scores will do: the step's length
         return [[len(step.text) / 100 for step in steps] for _, steps in items]
 
-    outcomes, scores = score_completions(local_box, fake_prm, [PROBLEM] * 2, texts, cfg.rewards)
-    formats = format_reward(texts)
+    outcomes, scores = score_trajectories(local_box, fake_prm, [PROBLEM] * 2, trajectories, cfg.rewards)
+    formats = format_reward(trajectories)
     assert outcomes == [1.0, 0.0] and formats == [1.0, 0.0] and [len(s) for s in scores] == [2, 1]
     for ids, outcome, steps, fmt in zip(completions, outcomes, scores, formats, strict=True):
         rewards = dense_rewards(tokenizer, ids, len(ids) + 1, outcome, steps, fmt, 3, cfg)  # + an EOS

@@ -8,7 +8,7 @@ import pytest
 
 from coder_rl.data import Problem
 from coder_rl.rl import RewardConfig, alpha, combined, format_reward, outcome_rewards, process_rewards
-from pseudocode.prompts import problem_prompt
+from coder_rl.trajectory import read_trajectory, statement
 from sandbox import StdioCase
 
 PROBLEM = Problem(id="p", question="double", tests=[StdioCase("2\n", "4\n"), StdioCase("3\n", "6\n")])
@@ -18,11 +18,12 @@ WRONG = '<step action="generate">\n```python\nprint(int(input()) + 1)\n```\n</st
 
 
 def test_outcome_is_1_for_a_passing_program_and_0_for_a_failing_one(local_box):
-    completions = [GOOD, WRONG, HALF, "no program at all", "```python\nprint(2 * int(input()))\n```"]
+    texts = [GOOD, WRONG, HALF, "no program at all", "```python\nprint(2 * int(input()))\n```"]
+    trajectories = [read_trajectory(t) for t in texts]
     cfg = RewardConfig()
-    assert outcome_rewards(local_box, [PROBLEM] * 5, completions, cfg) == [1.0, 0.0, 0.5, 0.0, 1.0]
+    assert outcome_rewards(local_box, [PROBLEM] * 5, trajectories, cfg) == [1.0, 0.0, 0.5, 0.0, 1.0]
     all_pass = RewardConfig(outcome="all_pass")
-    assert outcome_rewards(local_box, [PROBLEM] * 3, [GOOD, WRONG, HALF], all_pass) == [1.0, 0.0, 0.0]
+    assert outcome_rewards(local_box, [PROBLEM] * 3, trajectories[:3], all_pass) == [1.0, 0.0, 0.0]
 
 
 def test_process_reward_follows_the_prms_scores():
@@ -33,17 +34,18 @@ def test_process_reward_follows_the_prms_scores():
         return [[len(step.text) / 100 for step in steps] for _, steps in items]
 
     other = Problem(id="q", question="add one", tests=[])
-    scores = process_rewards(fake_prm, [PROBLEM, other], [GOOD, WRONG])
+    scores = process_rewards(fake_prm, [PROBLEM, other], [read_trajectory(GOOD), read_trajectory(WRONG)])
     assert scores == [[len("double it") / 100, len("```python\nprint(2 * int(input()))\n```") / 100],
                       [len("```python\nprint(int(input()) + 1)\n```") / 100]]  # fmt: skip
-    assert [p for p, _ in seen] == [problem_prompt(PROBLEM), problem_prompt(other)]  # as the PRM trained
+    assert [p for p, _ in seen] == [statement(PROBLEM), statement(other)]  # as the PRM trained
     cfg = RewardConfig(alpha_schedule="constant", alpha_start=0.25, gamma=0.5)
     assert combined(1.0, [0.8, 0.4], 0, cfg) == pytest.approx(0.25 * 1.0 + 0.75 * (0.8 + 0.5 * 0.4) / 2)
     assert combined(0.3, [], 0, cfg) == 0.3  # no steps to score: the outcome alone
 
 
 def test_format_reward():
-    assert format_reward([GOOD, WRONG, "prose", '<step action="define">\nplan\n</step>\n']) == [
+    texts = [GOOD, WRONG, "prose", '<step action="define">\nplan\n</step>\n']
+    assert format_reward([read_trajectory(t) for t in texts]) == [
         1.0,
         1.0,
         0.0,

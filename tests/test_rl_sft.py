@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from coder_rl.data import Problem
-from coder_rl.rl.sft import PolicySFTConfig, outline, read_examples, run_policy_sft, trajectory_examples
+from coder_rl.errors import UserError
+from coder_rl.rl.sft import (
+    PolicySFTConfig,
+    outline,
+    read_examples,
+    reference_examples,
+    run_policy_sft,
+    trajectory_examples,
+)
+from coder_rl.trajectory import OPENING, next_step_prompt, policy_prompt, statement
 from pseudocode import Action, Step, format_steps, step_prompt
 from pseudocode.prompts import problem_prompt
 from pseudocode.steps import step_open
@@ -64,6 +75,40 @@ def test_reference_outline_names_the_programs_parts():
     )
     assert outline("def f(x):\n    return x\n") == "FUNCTION f(x)"
     assert outline("def broken(:\n") == "MAIN: read the input, compute the answer, print it"
+
+
+def test_references_use_the_datasets_steps_where_it_gives_them():
+    """`metadata["reference_steps"]`, one entry per solution: the first solution's steps replace the
+    outline and generate steps; the second, with none given, keeps them."""
+    given = [
+        {"action": "define", "text": "FUNCTION double(n)\nMAIN: read n, print double(n)"},
+        {"action": "refine", "text": "double: return n + n"},
+        {"action": "generate", "text": "```python\nprint(2 * int(input()))\n```"},
+    ]
+    problem = Problem(
+        id="p", question="Double n.", tests=[], solutions=["print(2 * int(input()))", "print(int(input()) * 2)"],
+        metadata={"reference_steps": [given, None]},
+    )  # fmt: skip
+    examples = reference_examples([problem], per_problem=2)
+    steps = [Step.from_dict(s) for s in given]
+    assert examples[:3] == [
+        {"prompt": policy_prompt(problem), "completion": format_steps(steps)[len(OPENING) :]},
+        {"prompt": next_step_prompt(problem, steps[:1], Action.REFINE), "completion": "double: return n + n\n</step>\n"},
+        {"prompt": next_step_prompt(problem, steps[:2], Action.GENERATE), "completion": format_steps(steps[2:])[len(step_open(Action.GENERATE)) :]},
+    ]  # fmt: skip
+    outlined = [Step(Action.DEFINE, outline(problem.solutions[1])), Step(Action.GENERATE, "```python\nprint(int(input()) * 2)\n```")]  # fmt: skip
+    assert examples[3:] == trajectory_examples(statement(problem), format_steps(outlined))
+    assert len(examples) == 5
+    for bad, message in [
+        ([{"action": "plan", "text": "x"}], "is not a list of"),
+        ([{"action": "define", "text": "x"}, {"action": "refine", "text": "  "}], "a step is empty"),
+        ([{"action": "refine", "text": "x"}], "does not start with a define step"),
+    ]:
+        broken = Problem(
+            id="q", question="Q", tests=[], solutions=["print(1)"], metadata={"reference_steps": [bad]}
+        )
+        with pytest.raises(UserError, match=message):
+            reference_examples([broken], per_problem=1)
 
 
 def test_references_cold_start_learns_the_samples_solutions(tiny_model_dir, tmp_path):

@@ -22,7 +22,6 @@ from coder_rl.search.candidates import (
     best_of_n,
     mcts,
     merge,
-    with_tests,
 )
 from coder_rl.search.run import Judge
 from coder_rl.verify import Candidate, Verifier, VerifierConfig
@@ -126,7 +125,7 @@ def test_best_of_n_samples_once_and_prefixes_are_smaller_budgets():
 def test_with_tests_keeps_the_prompt_of_a_call_based_problem():
     problems = load_problems(DataConfig(dataset="sample")).problems
     called = next(p for p in problems if p.fn_name)
-    hidden = with_tests(called, [])
+    hidden = called.with_tests([])
     assert hidden.tests == [] and called.tests  # the original is untouched
     assert step_prompt(hidden, [], Action.DEFINE) == step_prompt(called, [], Action.DEFINE)
 

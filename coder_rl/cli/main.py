@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from coder_rl.cli import data, mcts, model, prm, rl, sandbox, search, selfplay, serve, tcg
+from coder_rl.cli import bench, data, mcts, model, prm, rl, sandbox, search, selfplay, serve, tcg
 
 app = typer.Typer(
     name="coder-rl",
@@ -22,6 +22,7 @@ app.add_typer(tcg.app, name="tcg")
 app.add_typer(mcts.app, name="mcts")
 app.add_typer(prm.app, name="prm")
 app.add_typer(rl.app, name="rl")
+app.add_typer(bench.app, name="bench")
 app.command()(selfplay.selfplay)
 app.command()(search.search)
 app.command()(serve.serve)

@@ -13,7 +13,7 @@ Sets = Annotated[
     typer.Option("--set", "-s", help="Override a config value: section.key=value (repeatable)."),
 ]
 Dataset = Annotated[
-    str | None, typer.Option(help="taco, apps, code_contests, humaneval, mbpp, jsonl or sample.")
+    str | None, typer.Option(help="taco, apps, code_contests, humaneval, mbpp, jsonl, sample or listops.")
 ]
 Split = Annotated[str | None, typer.Option(help="Dataset split, e.g. train or test.")]
 DataPath = Annotated[str | None, typer.Option("--path", help="Local JSONL/Parquet/Arrow file or directory.")]

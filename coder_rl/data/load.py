@@ -25,6 +25,7 @@ from coder_rl.data.adapters import (
     problem_row,
     taco_row,
 )
+from coder_rl.data.listops import DIFFICULTY_WEIGHTS, SPLIT_SIZES, listops_row, listops_rows
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError, first_line
 
@@ -49,6 +50,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "mbpp": DatasetSpec(mbpp_row, "google-research-datasets/mbpp", "full"),
     "jsonl": DatasetSpec(problem_row),
     "sample": DatasetSpec(taco_row),  # the bundled problems, in TACO's format
+    "listops": DatasetSpec(listops_row),  # generated (coder_rl/data/listops.py), TACO's format + steps
 }
 
 
@@ -67,6 +69,7 @@ class DataConfig(Section):
     difficulty: list[str] = Field(
         default_factory=list, description="keep only these difficulties, e.g. [EASY]"
     )
+    seed: int = Field(0, description="the seed of a generated dataset (listops); other datasets ignore it")
 
     @field_validator("dataset")
     @classmethod
@@ -129,26 +132,8 @@ class LoadReport:
 def load_problems(cfg: DataConfig) -> LoadReport:
     """Read, adapt and select problems as `cfg` says."""
     spec = DATASETS[cfg.dataset]
-    if cfg.dataset == "sample":
-        if cfg.path:
-            raise UserError(
-                f"data.path is set ({cfg.path}): say which format it holds with --dataset (taco, apps, jsonl, ...)"
-            )
-        if cfg.split != "train":
-            raise UserError(f"the sample dataset has one split, 'train' (got {cfg.split!r})")
-        path: Path | None = SAMPLE_PATH
-    else:
-        path = Path(cfg.path) if cfg.path else None
-    hub_id = cfg.hub_id or spec.hub_id
-    if path is None and hub_id is None:
-        raise UserError(f"dataset {cfg.dataset!r} has no hub id: pass data.path (--path)")
-    if path:
-        rows = _local_rows(path, cfg.split)
-    else:
-        files = spec.hub_files if hub_id == spec.hub_id else None  # another repo: its own layout
-        limit = cfg.limit + cfg.skip if cfg.limit is not None else None
-        rows = _hub_rows(hub_id, cfg.subset or spec.subset, files, cfg.split, limit)
-    report = LoadReport(source=str(path) if path else f"{hub_id} ({cfg.split})")
+    source, rows = _generated_rows(cfg) if cfg.dataset == "listops" else _read_rows(cfg, spec)
+    report = LoadReport(source=source)
     wanted = {d.upper() for d in cfg.difficulty}
     seen: set[str] = set()
     for index, row in rows:
@@ -181,6 +166,45 @@ def load_problems(cfg: DataConfig) -> LoadReport:
 
 
 Row = dict[str, Any] | BadRow
+
+
+def _generated_rows(cfg: DataConfig) -> tuple[str, Iterator[tuple[int, Row]]]:
+    """listops: data.limit sets the size (rows are generated until that many are selected), else the
+    split's default size."""
+    if cfg.path:
+        raise UserError(f"listops is generated, there is no file to read: drop data.path ({cfg.path})")
+    wanted = {d.upper() for d in cfg.difficulty}
+    if wanted and not wanted & set(DIFFICULTY_WEIGHTS):
+        # Generation would never end: no row can match.
+        raise UserError(
+            f"listops difficulties are {', '.join(DIFFICULTY_WEIGHTS)} (got {', '.join(cfg.difficulty)})"
+        )
+    size = None if cfg.limit is not None else SPLIT_SIZES.get(cfg.split)
+    return f"listops ({cfg.split}, seed {cfg.seed})", listops_rows(cfg.seed, cfg.split, size)
+
+
+def _read_rows(cfg: DataConfig, spec: DatasetSpec) -> tuple[str, Iterator[tuple[int, Row]]]:
+    """The rows of a bundled, local or hub dataset, and where they come from."""
+    if cfg.dataset == "sample":
+        if cfg.path:
+            raise UserError(
+                f"data.path is set ({cfg.path}): say which format it holds with --dataset (taco, apps, jsonl, ...)"
+            )
+        if cfg.split != "train":
+            raise UserError(f"the sample dataset has one split, 'train' (got {cfg.split!r})")
+        path: Path | None = SAMPLE_PATH
+    else:
+        path = Path(cfg.path) if cfg.path else None
+    hub_id = cfg.hub_id or spec.hub_id
+    if path is None and hub_id is None:
+        raise UserError(f"dataset {cfg.dataset!r} has no hub id: pass data.path (--path)")
+    if path:
+        rows = _local_rows(path, cfg.split)
+    else:
+        files = spec.hub_files if hub_id == spec.hub_id else None  # another repo: its own layout
+        limit = cfg.limit + cfg.skip if cfg.limit is not None else None
+        rows = _hub_rows(hub_id, cfg.subset or spec.subset, files, cfg.split, limit)
+    return (str(path) if path else f"{hub_id} ({cfg.split})"), rows
 
 
 _ROW_FILES = (".jsonl", ".json", ".parquet", ".arrow")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sandbox.cases import CallCase, TestCase, case_from_dict, case_kind, case_to_dict
@@ -30,6 +31,13 @@ class Problem:
         """The function call-based tests call, if any (`metadata["fn_name"]` when the tests are hidden)."""
         called = next((case.fn_name for case in self.tests if isinstance(case, CallCase)), None)
         return called or self.metadata.get("fn_name")
+
+    def with_tests(self, tests: Iterable[TestCase]) -> Problem:
+        """This problem with other tests (a TCG's, the selection's, none). A call-based problem stays one:
+        the name of its function, which every prompt states and which otherwise comes from its tests, is
+        kept in `metadata["fn_name"]`."""
+        metadata = {**self.metadata, "fn_name": self.fn_name} if self.fn_name else dict(self.metadata)
+        return replace(self, tests=list(tests), metadata=metadata)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from coder_rl.data.problem import Problem
 from coder_rl.mcts.tree import Node, hard_label, has_solution_below
+from coder_rl.trajectory import prm_text, statement
 from pseudocode import Step, format_steps
-from pseudocode.prompts import problem_prompt
 from pseudocode.steps import format_step
 
 
@@ -33,7 +33,7 @@ def trajectories(
         records.append(
             {
                 "problem_id": problem.id,
-                "prompt": problem_prompt(problem),
+                "prompt": statement(problem),  # what the PRM reads before the steps (`prm_input`)
                 "steps": [n.step.to_dict() for n in path],  # type: ignore[union-attr]
                 "values": [n.value for n in path],
                 "labels": [hard_label(n, threshold, rule) for n in path],
@@ -48,7 +48,7 @@ def correct_paths(problem: Problem, root: Node) -> list[dict[str, str]]:
     return [
         {
             "problem_id": problem.id,
-            "prompt": problem_prompt(problem),
+            "prompt": statement(problem),
             "completion": format_steps(node.steps()),
         }
         for node in root.walk()
@@ -66,7 +66,7 @@ def step_preferences(problem: Problem, root: Node, gap: float = 0.5) -> list[dic
                     pairs.append(
                         {
                             "problem_id": problem.id,
-                            "prompt": problem_prompt(problem) + format_steps(parent.steps()),
+                            "prompt": prm_text(statement(problem), parent.steps()),
                             "chosen": format_step(better.step),  # type: ignore[arg-type]
                             "rejected": format_step(worse.step),  # type: ignore[arg-type]
                             "value_gap": better.value - worse.value,
@@ -92,7 +92,7 @@ def journey(problem: Problem, root: Node, dead_ends_per_step: int = 1) -> dict[s
             parts.append(_reflection(dead, node))
         parts.append(format_steps([good.step]))  # type: ignore[list-item]
         node = good
-    return {"problem_id": problem.id, "prompt": problem_prompt(problem), "completion": "".join(parts)}
+    return {"problem_id": problem.id, "prompt": statement(problem), "completion": "".join(parts)}
 
 
 def _best_path(node: Node) -> list[Step]:

@@ -26,7 +26,8 @@ from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from coder_rl.mcts.tree import Node, Rule, Tree, backup, priors, select
 from coder_rl.policy.base import Policy, SamplingParams
-from pseudocode import STEP_STOP, Action, Step, extract_code, parse_step_body, step_prompt
+from coder_rl.trajectory import next_step_prompt
+from pseudocode import STEP_STOP, Action, Step, extract_code, parse_step_body
 from sandbox import Sandbox, all_passed, pass_fraction
 
 
@@ -108,7 +109,7 @@ def _expand(
     ]
     if not requests:
         return []
-    prompts = [step_prompt(s.problem, leaf.steps(), action) for s, leaf, action in requests]
+    prompts = [next_step_prompt(s.problem, leaf.steps(), action) for s, leaf, action in requests]
     completions = [samples[0] for samples in policy.generate(prompts, sampling)]
     made: dict[int, list[tuple[Node, float | None]]] = {}
     terminals = []
@@ -139,7 +140,7 @@ def _simulate(
             starts.append((state, child))
     if not starts:
         return []
-    prompts = [step_prompt(s.problem, node.steps(), Action.GENERATE) for s, node in starts]
+    prompts = [next_step_prompt(s.problem, node.steps(), Action.GENERATE) for s, node in starts]
     completions = [samples[0] for samples in policy.generate(prompts, sampling)]
     terminals = []
     for (state, node), completion in zip(starts, completions, strict=True):

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pseudocode import Step, format_steps
+from coder_rl.trajectory import prm_pieces
+from pseudocode import Step
 
 STEP_TAG = "<|step|>"
 PRM_SETTINGS = "prm.json"  # beside a trained PRM's weights: what scoring must repeat from training
@@ -59,13 +60,15 @@ def init_prm(base_model: str | Path, out: Path, max_length: int | None = None) -
 
 
 def build_input(tokenizer: Any, prompt: str, steps: Sequence[Step], tag_id: int, max_length: int) -> PRMInput:
-    """Prompt, then each step followed by the tag, tokenized piece by piece. Steps that would not fit
-    in `max_length` are cut from the end (their scores are then missing: fewer tags than steps)."""
+    """Prompt (the problem's statement), then each step followed by the tag, tokenized piece by piece
+    (`coder_rl.trajectory.prm_pieces`: training and scoring read the same text). Steps that would not
+    fit in `max_length` are cut from the end (their scores are then missing: fewer tags than steps)."""
+    stated, *pieces = prm_pieces(prompt, steps)
     # split_special_tokens: text that spells a special token (the tag itself, say) stays plain text.
-    ids = tokenizer.encode(prompt, add_special_tokens=False, split_special_tokens=True)
+    ids = tokenizer.encode(stated, add_special_tokens=False, split_special_tokens=True)
     tags = []
-    for step in steps:
-        piece = tokenizer.encode(format_steps([step]), add_special_tokens=False, split_special_tokens=True)
+    for text in pieces:
+        piece = tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True)
         if len(ids) + len(piece) + 1 > max_length:
             break
         ids += piece + [tag_id]
@@ -98,7 +101,7 @@ def aggregate(scores: Sequence[float], how: Aggregation) -> float:
 
 
 class PRM:
-    """A trained PRM, loaded by path: `PRM(path).score(problem_prompt, steps)`."""
+    """A trained PRM, loaded by path: `PRM(path).score(*coder_rl.trajectory.prm_input(problem, steps))`."""
 
     def __init__(
         self, model_path: str, device: str = "cpu", max_length: int | None = None, batch_size: int = 8

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import Field
 
@@ -10,8 +12,7 @@ from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from coder_rl.policy.base import PolicyConfig, SamplingParams
 from coder_rl.rl.rewards import RewardConfig, format_reward, outcome_rewards
-from pseudocode import Action, step_prompt
-from pseudocode.steps import step_open
+from coder_rl.trajectory import policy_prompt, read_completion
 from sandbox import Sandbox
 
 
@@ -22,11 +23,22 @@ class PassRateConfig(Section):
     seed: int = 0
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimator of pass@k from n samples of which c pass (Chen et al. 2021):
+    1 - C(n-c, k) / C(n, k), the chance that k samples drawn without replacement hold a passing one."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@{k} needs 1 <= k <= n and 0 <= c <= n (n={n}, c={c})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
 def pass_rate(
     policy_cfg: PolicyConfig, problems: Sequence[Problem], box: Sandbox, cfg: PassRateConfig
-) -> dict[str, float]:
-    """pass@1 (the share of samples whose program passes every test), the share of problems with at
-    least one passing sample, the mean pass fraction, and the share of well-formed completions."""
+) -> dict[str, Any]:
+    """pass@1 (the share of samples whose program passes every test), pass@k for k = 1, 2, 4, ... up to the
+    samples (the unbiased estimator, averaged over problems), the share of problems with at least one
+    passing sample, the mean pass fraction, and the share of well-formed completions."""
     from coder_rl.policy import load_policy
 
     policy = load_policy(policy_cfg)
@@ -34,22 +46,27 @@ def pass_rate(
         n=cfg.samples, max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed
     )
     try:
-        samples = policy.generate([step_prompt(p, [], Action.DEFINE) for p in problems], params)
+        samples = policy.generate([policy_prompt(p) for p in problems], params)
     finally:
         policy.close()
-    texts = [step_open(Action.DEFINE) + c.text for group in samples for c in group]
+    trajectories = [read_completion(c.text) for group in samples for c in group]
     repeated = [p for p, group in zip(problems, samples, strict=True) for _ in group]
-    fraction = outcome_rewards(box, repeated, texts, RewardConfig(outcome="pass_fraction"))
+    fraction = outcome_rewards(box, repeated, trajectories, RewardConfig(outcome="pass_fraction"))
     passed = [f == 1.0 for f in fraction]
-    solved, start = 0, 0
+    solved, start, correct = 0, 0, []
     for group in samples:
-        solved += any(passed[start : start + len(group)])
+        correct.append(sum(passed[start : start + len(group)]))
+        solved += correct[-1] > 0
         start += len(group)
-    count = max(len(texts), 1)
+    ks = [k for k in (2**j for j in range(cfg.samples.bit_length())) if k <= cfg.samples]
+    count = max(len(trajectories), 1)
     return {
         "problems": len(problems),
         "pass_at_1": sum(passed) / count,
+        "pass_at": {
+            str(k): sum(pass_at_k(cfg.samples, c, k) for c in correct) / max(len(problems), 1) for k in ks
+        },
         "solved": solved / max(len(problems), 1),
         "pass_fraction": sum(fraction) / count,
-        "format": sum(format_reward(texts)) / count,
+        "format": sum(format_reward(trajectories)) / count,
     }

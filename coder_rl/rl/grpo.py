@@ -19,10 +19,9 @@ from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.execution import open_sandbox
-from coder_rl.rl.rewards import alpha, combined, format_reward, score_completions
+from coder_rl.rl.rewards import alpha, combined, format_reward, score_trajectories
 from coder_rl.training import train_resuming
-from pseudocode import Action, step_prompt
-from pseudocode.steps import step_open
+from coder_rl.trajectory import policy_prompt, read_completion
 from sandbox import Sandbox
 
 if TYPE_CHECKING:
@@ -70,11 +69,10 @@ class CodeReward:
         self, prompts: list[str], completions: list[str], problem_id: list[str], trainer_state: Any = None,
         log_metric: Any = None, **_: Any,
     ) -> list[float]:  # fmt: skip
-        # The prompt ends inside the first step's opening delimiter: the completion continues it.
-        texts = [step_open(Action.DEFINE) + c for c in completions]
+        trajectories = [read_completion(c) for c in completions]
         problems = [self.problems[pid] for pid in problem_id]
         outcomes, steps = await asyncio.to_thread(
-            score_completions, self.box, self.prm.score_batch if self.prm else None, problems, texts,
+            score_trajectories, self.box, self.prm.score_batch if self.prm else None, problems, trajectories,
             self.cfg.rewards,
         )  # fmt: skip
         step = trainer_state.global_step if trainer_state is not None else 0
@@ -91,7 +89,7 @@ class CodeReward:
 
 def format_ok(completions: list[str], **_: Any) -> list[float]:
     """The format reward, as TRL calls it."""
-    return format_reward([step_open(Action.DEFINE) + c for c in completions])
+    return format_reward([read_completion(c) for c in completions])
 
 
 def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
@@ -102,9 +100,7 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
     from coder_rl.rl.run import RLResult, load_prm, rewarded_problems
 
     problems = rewarded_problems(cfg)
-    dataset = Dataset.from_list(
-        [{"prompt": step_prompt(p, [], Action.DEFINE), "problem_id": p.id} for p in problems]
-    )
+    dataset = Dataset.from_list([{"prompt": policy_prompt(p), "problem_id": p.id} for p in problems])
     out = Path(cfg.output_dir)
     try:
         args = GRPOConfig(

@@ -27,9 +27,8 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.errors import UserError
-from coder_rl.rl.rewards import alpha, format_reward, score_completions
-from pseudocode import Action, step_prompt
-from pseudocode.steps import parse_steps, step_open
+from coder_rl.rl.rewards import alpha, format_reward, score_trajectories
+from coder_rl.trajectory import OPENING, policy_prompt, read_completion
 
 if TYPE_CHECKING:
     import torch
@@ -174,8 +173,7 @@ def dense_rewards(
     step: int, cfg: RLConfig,
 ) -> list[float]:  # fmt: skip
     """A completion's per-token rewards; `ids` are its tokens less the EOS, `n_tokens` counts the EOS."""
-    opening = step_open(Action.DEFINE)  # the prompt ends with it: the completion continues the step
-    ends = [end - len(opening) for end in parse_steps(opening + _decode(tokenizer, ids)).ends]
+    ends = [end - len(OPENING) for end in read_completion(_decode(tokenizer, ids)).ends]  # in the completion
     return token_rewards(n_tokens, token_positions(tokenizer, ids, ends), outcome, scores, fmt, step, cfg)
 
 
@@ -252,7 +250,7 @@ def _rollout(
     """Sample one completion per problem and score it: the sandbox, the PRM and the format."""
     import torch
 
-    enc = tokenizer([step_prompt(p, [], Action.DEFINE) for p in batch], return_tensors="pt", padding=True,
+    enc = tokenizer([policy_prompt(p) for p in batch], return_tensors="pt", padding=True,
                     padding_side="left").to(device)  # fmt: skip
     context = enc.input_ids.shape[1]
     policy.eval()  # in train mode, gradient checkpointing turns the KV cache off: generation goes wrong
@@ -263,9 +261,11 @@ def _rollout(
     response = ids[:, context:].tolist()
     lengths = [next((i + 1 for i, t in enumerate(r) if t in eos), len(r)) for r in response]
     own = [r[: n - (r[n - 1] in eos)] for r, n in zip(response, lengths, strict=True)]  # less the EOS
-    texts = [step_open(Action.DEFINE) + _decode(tokenizer, r) for r in own]
-    outcomes, scores = score_completions(box, prm.score_batch if prm else None, batch, texts, cfg.rewards)
-    formats = format_reward(texts)
+    trajectories = [read_completion(_decode(tokenizer, r)) for r in own]
+    outcomes, scores = score_trajectories(
+        box, prm.score_batch if prm else None, batch, trajectories, cfg.rewards
+    )
+    formats = format_reward(trajectories)
     rows = [dense_rewards(tokenizer, *args, step, cfg)
             for args in zip(own, lengths, outcomes, scores, formats, strict=True)]  # fmt: skip
     width = ids.shape[1] - context

@@ -6,6 +6,8 @@
 
 α(t) moves weight between outcome and process over training: `constant`, or `linear` / `cosine`
 from `alpha_start` to `alpha_end` over `alpha_steps`.
+
+Each reward reads a completion as a `coder_rl.trajectory.Trajectory`, parsed once per completion.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
-from pseudocode import Action, Step, extract_code, parse_steps
-from pseudocode.prompts import problem_prompt
+from coder_rl.trajectory import PRMInput, Trajectory, prm_input
 from sandbox import Sandbox, all_passed, pass_fraction
 
 
@@ -51,60 +52,46 @@ def combined(outcome: float, step_rewards: Sequence[float], step: int, cfg: Rewa
     return a * outcome + (1 - a) * process
 
 
-def completion_program(completion: str) -> str | None:
-    """The program a completion ends with: its last generate step's code, else its last fenced block."""
-    steps = parse_steps(completion).steps
-    generate = [s for s in steps if s.action is Action.GENERATE]
-    code, _ = extract_code(generate[-1] if generate else Step(Action.GENERATE, completion))
-    return code
-
-
-def format_reward(completions: Sequence[str]) -> list[float]:
+def format_reward(trajectories: Sequence[Trajectory]) -> list[float]:
     """1.0 for a well-formed run of steps that ends in a generate step with code, else 0.0."""
-    rewards = []
-    for completion in completions:
-        parsed = parse_steps(completion)
-        ends_in_code = bool(parsed.steps) and parsed.steps[-1].action is Action.GENERATE
-        rewards.append(
-            float(not parsed.errors and ends_in_code and completion_program(completion) is not None)
-        )
-    return rewards
+    return [float(t.well_formed) for t in trajectories]
 
 
 def outcome_rewards(
-    box: Sandbox, problems: Sequence[Problem], completions: Sequence[str], cfg: RewardConfig
+    box: Sandbox, problems: Sequence[Problem], trajectories: Sequence[Trajectory], cfg: RewardConfig
 ) -> list[float]:
-    """Each completion's program on its problem's tests, in one sandbox batch; no program scores 0."""
-    programs = [completion_program(c) for c in completions]
-    runnable = [(i, code) for i, code in enumerate(programs) if code is not None and problems[i].tests]
+    """Each trajectory's program on its problem's tests, in one sandbox batch; no program scores 0."""
+    runnable = [
+        (i, t.program) for i, t in enumerate(trajectories) if t.program is not None and problems[i].tests
+    ]
     results = box.run_batch(
         [(code, problems[i].tests) for i, code in runnable], fail_fast=cfg.outcome == "all_pass"
     )
     score = pass_fraction if cfg.outcome == "pass_fraction" else all_passed
-    rewards = [0.0] * len(completions)
+    rewards = [0.0] * len(trajectories)
     for (i, _), result in zip(runnable, results, strict=True):
         rewards[i] = score(result)
     return rewards
 
 
-StepScorer = Callable[[list[tuple[str, list[Step]]]], list[list[float]]]  # `PRM.score_batch`
+StepScorer = Callable[[list[PRMInput]], list[list[float]]]  # `PRM.score_batch`
 
 
 def process_rewards(
-    score_steps: StepScorer, problems: Sequence[Problem], completions: Sequence[str]
+    score_steps: StepScorer, problems: Sequence[Problem], trajectories: Sequence[Trajectory]
 ) -> list[list[float]]:
-    """Each completion's per-step PRM scores. The PRM reads the problem as it was trained to (the
-    trajectories' prompt), not the policy's few-shot step prompt."""
-    return score_steps(
-        [(problem_prompt(p), parse_steps(c).steps) for p, c in zip(problems, completions, strict=True)]
-    )
+    """Each trajectory's per-step PRM scores, on `prm_input`: the problem as the PRM was trained to read
+    it (not the policy's few-shot prompt), then exactly the steps the policy wrote."""
+    return score_steps([prm_input(p, t.steps) for p, t in zip(problems, trajectories, strict=True)])
 
 
-def score_completions(
-    box: Sandbox, score_steps: StepScorer | None, problems: Sequence[Problem], completions: Sequence[str],
-    cfg: RewardConfig,
+def score_trajectories(
+    box: Sandbox, score_steps: StepScorer | None, problems: Sequence[Problem],
+    trajectories: Sequence[Trajectory], cfg: RewardConfig,
 ) -> tuple[list[float], list[list[float]]]:  # fmt: skip
-    """Each completion's outcome and per-step process scores (no steps without a PRM)."""
-    outcomes = outcome_rewards(box, problems, completions, cfg)
-    steps = process_rewards(score_steps, problems, completions) if score_steps else [[] for _ in completions]
+    """Each trajectory's outcome and per-step process scores (no steps without a PRM)."""
+    outcomes = outcome_rewards(box, problems, trajectories, cfg)
+    steps = (
+        process_rewards(score_steps, problems, trajectories) if score_steps else [[] for _ in trajectories]
+    )
     return outcomes, steps

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -85,7 +85,7 @@ def _cached_reward_tests(problems: list[Problem], cfg: RLConfig) -> list[Problem
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps({"settings": settings, "tests": tests}))
         os.replace(tmp, path)
-    return [replace(p, tests=[case_from_dict(c) for c in tests[p.id]]) for p in problems]
+    return [p.with_tests([case_from_dict(c) for c in tests[p.id]]) for p in problems]
 
 
 def load_prm(cfg: RLConfig) -> PRM | None:

@@ -1,13 +1,14 @@
 """`coder-rl rl sft`: warm-start the policy before RL with TRL's SFTTrainer, on
 - `correct`: the MCTS's correct reasoning paths;
 - `journeys`: its journey-learning traces (failed branches, reflections, then the correct path);
-- `references`: the dataset's reference solutions, each as a define step (the program's outline,
-  read from its code) and a generate step: a cold start for a policy that solves nothing yet.
+- `references`: the dataset's reference solutions, each with the steps the dataset gives for it
+  (`metadata["reference_steps"]`), else as a define step (the program's outline, read from its code)
+  and a generate step: a cold start for a policy that solves nothing yet.
 
-Examples are written in the prompts the policy meets later. A whole trajectory follows the prompt that
-RL gives (`step_prompt(problem, [], define)`, completion: the rest), and each later step of it also
-follows the prompt that the tree search gives for that step, so a warm-started policy writes steps
-where MCTS asks for them.
+Examples are written in the prompts the policy meets later (`coder_rl.trajectory`). A whole trajectory
+follows the prompt that RL gives (`policy_prompt`, completion: the rest), and each later step of it
+also follows the prompt that the tree search gives for that step (`next_step_prompt`), so a
+warm-started policy writes steps where MCTS asks for them.
 """
 
 from __future__ import annotations
@@ -24,9 +25,15 @@ from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.training import StageSection, train_resuming
-from pseudocode import Action, Step, parse_steps, step_prompt
-from pseudocode.prompts import problem_prompt
-from pseudocode.steps import format_step, step_open
+from coder_rl.trajectory import (
+    OPENING,
+    next_step_prompt,
+    policy_prompt,
+    read_trajectory,
+    statement,
+    step_completion,
+)
+from pseudocode import Action, Step, format_steps
 
 
 class PolicySFTConfig(Section):
@@ -46,16 +53,17 @@ class PolicySFTConfig(Section):
 
 
 def trajectory_examples(stated: str, text: str, per_step: bool = True) -> list[dict[str, str]]:
-    """Prompt/completion pairs for one trajectory (`stated`: the problem as `problem_prompt` states it)."""
-    steps = parse_steps(text).steps
-    if not steps or not text.startswith(step_open(steps[0].action)):
+    """Prompt/completion pairs for one trajectory (`stated`: the problem as `statement` states it). A
+    trajectory that does not open with a define step, as every policy prompt asks, gives none."""
+    steps = read_trajectory(text).steps
+    if not steps or steps[0].action is not Action.DEFINE or not text.startswith(OPENING):
         return []
-    first = steps[0].action
-    examples = [{"prompt": step_prompt(stated, [], first), "completion": text[len(step_open(first)) :]}]
+    examples = [{"prompt": policy_prompt(stated), "completion": text[len(OPENING) :]}]
     if per_step:
-        for j in range(1, len(steps)):
-            body = format_step(steps[j])[len(step_open(steps[j].action)) :]
-            examples.append({"prompt": step_prompt(stated, steps[:j], steps[j].action), "completion": body})
+        examples += [
+            {"prompt": next_step_prompt(stated, steps[:j], step.action), "completion": step_completion(step)}
+            for j, step in enumerate(steps[1:], start=1)
+        ]
     return examples
 
 
@@ -81,14 +89,36 @@ def outline(code: str) -> str:
 def reference_examples(problems: list[Problem], per_problem: int) -> list[dict[str, str]]:
     examples = []
     for problem in problems:
-        for code in problem.solutions[:per_problem]:
-            steps = [
+        for index, code in enumerate(problem.solutions[:per_problem]):
+            steps = reference_steps(problem, index) or [
                 Step(Action.DEFINE, outline(code)),
                 Step(Action.GENERATE, f"```python\n{code.strip()}\n```"),
             ]
-            text = "".join(format_step(step) for step in steps)
-            examples += trajectory_examples(problem_prompt(problem), text)
+            examples += trajectory_examples(statement(problem), format_steps(steps))
     return examples
+
+
+def reference_steps(problem: Problem, index: int) -> list[Step] | None:
+    """The steps the dataset gives for solution `index` (`metadata["reference_steps"]`: a list, one per
+    solution, each a list of {"action", "text"}), or None where it gives none. Steps that would not
+    read back as themselves, or that do not open with a define step, are an error, not skipped."""
+    given = problem.metadata.get("reference_steps")
+    if not isinstance(given, list) or index >= len(given) or given[index] is None:
+        return None
+    where, entry = f"problem {problem.id}: metadata.reference_steps[{index}]", given[index]
+    actions = {action.value for action in Action}
+    if not isinstance(entry, list) or not all(
+        isinstance(s, dict) and s.get("action") in actions and isinstance(s.get("text"), str) for s in entry
+    ):
+        raise UserError(
+            f'{where} is not a list of {{"action": "define" | "refine" | "generate", "text": ...}}'
+        )
+    steps = [Step.from_dict(s) for s in entry]
+    if not steps or steps[0].action is not Action.DEFINE:
+        raise UserError(f"{where} does not start with a define step")
+    if list(read_trajectory(format_steps(steps)).steps) != [Step(s.action, s.text.strip()) for s in steps]:
+        raise UserError(f"{where}: a step is empty or holds the step delimiters")
+    return steps
 
 
 def synthesized_examples(directory: Path, source: str) -> list[dict[str, str]]:

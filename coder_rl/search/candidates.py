@@ -1,6 +1,6 @@
 """Generation methods for inference-time search: each turns a budget N into candidate programs.
 
-- `best_of_n`: N independent completions in the RL prompt form (the whole trajectory at once).
+- `best_of_n`: N independent completions of RL's `policy_prompt` (the whole trajectory at once).
 - `beam_search`: step-level beam search guided by the PRM (OpenR's beam_search): width W; the root is
   expanded by N samples of the first step, each later beam by N // W samples of its next step, and
   the W partial trajectories whose last step the PRM scores highest are kept; the last depth writes
@@ -17,7 +17,6 @@ the tokens the policy generated for each problem: the budget axis of the scaling
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,11 +28,9 @@ from coder_rl.data.problem import Problem
 from coder_rl.mcts.search import MCTSConfig, ProblemSearch, run_round
 from coder_rl.policy.base import Completion, Policy, SamplingParams
 from coder_rl.prm.model import aggregate
-from coder_rl.rl.rewards import completion_program
+from coder_rl.trajectory import next_step_prompt, policy_prompt, read_completion, statement
 from coder_rl.verify import Candidate
-from pseudocode import STEP_STOP, Action, Step, extract_code, parse_step_body, parse_steps, step_prompt
-from pseudocode.prompts import problem_prompt
-from pseudocode.steps import step_open
+from pseudocode import STEP_STOP, Action, Step, extract_code, parse_step_body
 from sandbox import Sandbox, TestCase
 
 Method = Literal["best_of_n", "beam", "mcts"]
@@ -63,14 +60,14 @@ def best_of_n(
     """Per problem, n samples, each its own Generation (holding its program, if it wrote one). The first
     k of them are best-of-k: one call at the largest budget serves every smaller one."""
     params = sampling.model_copy(update={"n": n, "stop": []})
-    prompts = [step_prompt(p, [], Action.DEFINE) for p in problems]
+    prompts = [policy_prompt(p) for p in problems]
     return [[_sample(c) for c in samples] for samples in policy.generate(prompts, params)]
 
 
 def _sample(completion: Completion) -> Generation:
-    text = step_open(Action.DEFINE) + completion.text  # the prompt opened the first step
-    code = completion_program(text)
-    candidates = [] if code is None else [Candidate(code, parse_steps(text).steps)]
+    trajectory = read_completion(completion.text)
+    program = trajectory.program
+    candidates = [] if program is None else [Candidate(program, list(trajectory.steps))]
     return Generation(candidates, completion.num_tokens)
 
 
@@ -95,7 +92,7 @@ def beam_search(
         requests = [(i, steps) for i, kept in enumerate(beams) for steps in kept]
         if not requests:  # every beam died (the policy wrote nothing readable)
             break
-        prompts = [step_prompt(problems[i], steps, action) for i, steps in requests]
+        prompts = [next_step_prompt(problems[i], steps, action) for i, steps in requests]
         results = policy.generate(prompts, first if depth == 0 else params)
         expanded: list[list[list[Step]]] = [[] for _ in problems]
         for (i, steps), samples in zip(requests, results, strict=True):
@@ -138,7 +135,7 @@ def mcts(
     The search is rewarded on `selection_tests` (generated or public tests, possibly none: then every
     reward is 0 and the search still writes programs), never on the problems' own (hidden) tests."""
     meter = TokenMeter(policy, problems)
-    blind = [with_tests(p, tests) for p, tests in zip(problems, selection_tests, strict=True)]
+    blind = [p.with_tests(tests) for p, tests in zip(problems, selection_tests, strict=True)]
     states = [ProblemSearch(p) for p in blind]
     # what `coder_rl.mcts.search.search` samples with
     one = sampling.model_copy(update={"n": 1, "stop": [STEP_STOP], "logprobs": cfg.rule == "puct"})
@@ -162,13 +159,6 @@ def mcts(
         )
 
 
-def with_tests(problem: Problem, tests: Sequence[TestCase]) -> Problem:
-    """The problem with other tests. A call-based problem keeps its function's name, which the prompts
-    state and which otherwise comes from its tests."""
-    metadata = {**problem.metadata, "fn_name": problem.fn_name} if problem.fn_name else problem.metadata
-    return dataclasses.replace(problem, tests=list(tests), metadata=metadata)
-
-
 class TokenMeter:
     """The policy, counting the tokens it generates for each problem. The search batches many problems
     in one call and says nothing of whose prompt is whose, but every prompt states its problem, so a
@@ -177,7 +167,7 @@ class TokenMeter:
 
     def __init__(self, policy: Policy, problems: Sequence[Problem]) -> None:
         self.policy = policy
-        self.statements = [problem_prompt(p) for p in problems]
+        self.statements = [statement(p) for p in problems]
         self.tokens = [0] * len(problems)
 
     def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:

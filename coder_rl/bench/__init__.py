@@ -1,0 +1,1 @@
+"""Benchmarks that measure what the stages achieve (`coder-rl bench ...`)."""
