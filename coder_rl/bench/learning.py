@@ -31,7 +31,7 @@ from pathlib import Path
 from statistics import mean, stdev
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from coder_rl.config import Section
 from coder_rl.data.load import DataConfig, load_problems
@@ -142,6 +142,10 @@ def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+STAGES = ["model", "sft", "mcts", "prm", "grpo", "grpo_prm", "ppo", "tcg", "selfplay", "search"]
+NEEDS = {"prm": ["mcts"], "grpo_prm": ["prm"], "search": ["tcg", "prm"]}  # besides model and sft (ppo uses a PRM if there is one)
+
+
 class LearningBenchConfig(Section):
     """The config of `coder-rl bench learning`. The bench sets each stage's model, data, seed, device and
     directories; the stage sections hold the rest (a stage's own keys for those are not read)."""
@@ -165,6 +169,20 @@ class LearningBenchConfig(Section):
     selfplay: SelfPlayConfig = SelfPlayConfig()
     search: SearchConfig = SearchConfig()
     sandbox: SandboxConfig = SandboxConfig.model_validate({"workers": 2, "limits": {"time_s": 2}})
+    stages: list[str] = Field(
+        default_factory=lambda: list(STAGES), description="which stages run (model, sft always)"
+    )
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_with_their_inputs(cls, value: list[str]) -> list[str]:
+        for stage in value:
+            if stage not in STAGES:
+                raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+            missing = [need for need in NEEDS.get(stage, []) if need not in value]
+            if missing:
+                raise ValueError(f"stage {stage} needs {', '.join(missing)}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -244,62 +262,68 @@ class _Bench:
         return result
 
     def run(self) -> dict[str, Any]:
-        cfg, out = self.cfg, self.out
+        cfg, want, found = self.cfg, self.cfg.stages, {}
         model = self.stage(
             "model", self._model, show=lambda r: f"{r['parameters']:,} parameters, random weights"
         )
-        sft = self.stage("sft", self._sft, model["dir"], show=_pass_line)
+        found["sft"] = sft = self.stage("sft", self._sft, model["dir"], show=_pass_line)
         warm = sft["model"]
-        mcts = self.stage(
-            "mcts",
-            self._mcts,
-            warm,
-            show=lambda r: (
-                f"held-out solve rate {r['heldout']['solve_rate']:.3f}, correct steps "
-                f"{r['heldout']['correct_step_share']:.3f} (training search: {r['train']['solve_rate']:.3f})"
-            ),
-        )
-        prm = self.stage(
-            "prm", self._prm, model["dir"], show=lambda r: f"held-out step AUC {_f(r['heldout_auc'])}"
-        )
-        grpo = self.stage("grpo", self._rl, cfg.grpo, warm, None, "grpo", sft, show=_pass_line)
-        grpo_prm = self.stage(
-            "grpo_prm", self._rl, cfg.grpo, warm, prm["model"], "grpo_prm", sft, show=_pass_line
-        )
-        ppo = self.stage("ppo", self._rl, cfg.ppo, warm, prm["model"], "ppo", sft, show=_pass_line)
-        tcg = self.stage(
-            "tcg",
-            self._tcg,
-            warm,
-            show=lambda r: (
-                f"pass rate {_f(r['sft']['pass_rate'])} -> {_f(r['dpo']['pass_rate'])}, discriminative power "
-                f"{_f(r['sft']['discriminative_power'])} -> {_f(r['dpo']['discriminative_power'])}"
-            ),
-        )
-        selfplay = self.stage(
-            "selfplay",
-            self._selfplay,
-            warm,
-            show=lambda r: "held-out pass@1 " + " -> ".join(f"{v:.3f}" for v in r["pass1"]),
-        )
-        search = self.stage(
-            "search",
-            self._search,
-            warm,
-            tcg["dpo"]["model"],
-            prm["model"],
-            show=lambda r: (
-                f"pass@1 {r['pass1']:.3f}, best-of-16 {r['best']:.3f} ({r['best_aggregation']}), oracle {r['oracle']:.3f}"
-            ),
-        )
-        prm = {**prm, "bon_gain": search["prm_best_of_8"] - search["pass1"]}
-        results = {
-            "seed": self.seed,
-            "sft": sft, "grpo": grpo, "grpo_prm": grpo_prm, "ppo": ppo, "mcts": mcts, "prm": prm, "tcg": tcg,
-            "selfplay": selfplay["pass1"][1:], "selfplay_detail": selfplay, "search": search,
-            "seconds": {k: v.get("seconds") for k, v in self.log.state["stages"].items()},
-        }  # fmt: skip
-        write_results(results, out)
+        if "mcts" in want:
+            found["mcts"] = self.stage(
+                "mcts",
+                self._mcts,
+                warm,
+                show=lambda r: (
+                    f"held-out solve rate {r['heldout']['solve_rate']:.3f}, correct steps "
+                    f"{r['heldout']['correct_step_share']:.3f} (training search: {r['train']['solve_rate']:.3f})"
+                ),
+            )
+        if "prm" in want:
+            found["prm"] = self.stage(
+                "prm", self._prm, warm, show=lambda r: f"held-out step AUC {_f(r['heldout_auc'])}"
+            )
+        prm = found["prm"]["model"] if "prm" in found else None
+        for name, rl, reward_prm in (
+            ("grpo", cfg.grpo, None),
+            ("grpo_prm", cfg.grpo, prm),
+            ("ppo", cfg.ppo, prm),
+        ):
+            if name in want:
+                found[name] = self.stage(name, self._rl, rl, warm, reward_prm, name, sft, show=_pass_line)
+        if "tcg" in want:
+            found["tcg"] = self.stage(
+                "tcg",
+                self._tcg,
+                warm,
+                show=lambda r: (
+                    f"pass rate {_f(r['sft']['pass_rate'])} -> {_f(r['dpo']['pass_rate'])}, discriminative power "
+                    f"{_f(r['sft']['discriminative_power'])} -> {_f(r['dpo']['discriminative_power'])}"
+                ),
+            )
+        if "selfplay" in want:
+            played = self.stage(
+                "selfplay",
+                self._selfplay,
+                warm,
+                show=lambda r: "held-out pass@1 " + " -> ".join(f"{v:.3f}" for v in r["pass1"]),
+            )
+            found["selfplay"], found["selfplay_detail"] = played["pass1"][1:], played
+        if "search" in want:
+            found["search"] = search = self.stage(
+                "search",
+                self._search,
+                warm,
+                found["tcg"]["dpo"]["model"],
+                prm,
+                show=lambda r: (
+                    f"pass@1 {r['pass1']:.3f}, best-of-{r['budgets'][-1]} {r['best']:.3f} ({r['best_aggregation']}), "
+                    f"oracle {r['oracle']:.3f}"
+                ),
+            )
+            found["prm"]["bon_gain"] = search["prm_best_of_8"] - search["pass1"]
+        seconds = {key: stage.get("seconds") for key, stage in self.log.state["stages"].items()}
+        results = {"seed": self.seed, **found, "seconds": seconds}
+        write_results(results, self.out)
         return results
 
     def _timed(self, result: dict[str, Any], start: float) -> dict[str, Any]:

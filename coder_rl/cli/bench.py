@@ -27,14 +27,11 @@ def learning(
     Writes OUT/learning.json, OUT/learning.md, OUT/rl_curves.png and OUT/search_scaling.png; each
     stage's library output goes to OUT/logs/. Rerun the same command to resume.
     """
-    from rich.console import Console
-    from rich.markdown import Markdown
-
     from coder_rl.bench.learning import LearningBenchConfig, results_table, run_learning_bench
     from coder_rl.config import load_config
 
     flags = {"seed": seed, "seeds": seeds, "out": str(out) if out else None, "verbose": verbose or None}
     cfg = load_config(LearningBenchConfig, config, sets, flags)
     results = run_learning_bench(cfg, say=lambda line: print(line, flush=True))
-    Console().print(Markdown(results_table(results)))
+    print("\n" + results_table(results))
     print(f"wrote {cfg.out}/learning.json, learning.md, rl_curves.png, search_scaling.png")
