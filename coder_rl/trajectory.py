@@ -8,7 +8,7 @@ evaluation, best-of-N, beam search, MCTS and its exports, the verifier, PRM trai
 these functions, because a mismatch between what training, evaluation and the PRM see raises no
 error: learning just stops.
 
-Imports `coder_rl.data` and `pseudocode` only, so every layer above may use it.
+Imports `coder_rl.config`, `coder_rl.data` and `pseudocode` only, so every layer above may use it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pydantic import Field
+
+from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from pseudocode.prompts import problem_prompt, step_prompt
 from pseudocode.steps import Action, Step, extract_code, format_step, parse_steps, step_open
@@ -34,16 +37,32 @@ def statement(problem: Problem) -> str:
     return problem_prompt(problem)
 
 
-def policy_prompt(problem: Stated) -> str:
+class PromptConfig(Section):
+    """How a policy is prompted: the `prompt` section of every command that prompts one (rl run, rl sft,
+    mcts synthesize, search, the pass rate). A policy must be prompted the same way in training and
+    evaluation, so set it alike everywhere (`bench learning` and `selfplay` pass theirs down)."""
+
+    worked_example: bool = Field(
+        True,
+        description="open with a worked example: helps a pretrained model; a model trained from scratch needs none",
+    )
+
+
+DEFAULT_PROMPT = PromptConfig()
+
+
+def policy_prompt(problem: Stated, prompt: PromptConfig = DEFAULT_PROMPT) -> str:
     """The prompt for a whole trajectory (RL, SFT, evaluation, best-of-N); also the first prompt of
     beam search and MCTS, which ask for the same define step."""
-    return step_prompt(problem, [], Action.DEFINE)
+    return step_prompt(problem, [], Action.DEFINE, prompt.worked_example)
 
 
-def next_step_prompt(problem: Stated, steps: Sequence[Step], action: Action) -> str:
+def next_step_prompt(
+    problem: Stated, steps: Sequence[Step], action: Action, prompt: PromptConfig = DEFAULT_PROMPT
+) -> str:
     """The prompt for the next step, of kind `action`, of a partial trajectory (beam search, MCTS, SFT's
     per-step examples). With no steps and a define step it is `policy_prompt`."""
-    return step_prompt(problem, list(steps), action)
+    return step_prompt(problem, list(steps), action, prompt.worked_example)
 
 
 def step_completion(step: Step) -> str:

@@ -75,20 +75,21 @@ def problem_prompt(problem: Problem) -> str:
     return "\n".join(parts) + "\n\n### Steps\n"
 
 
-def step_prompt(problem: Problem | str, steps: list[Step], action: Action) -> str:
+def step_prompt(
+    problem: Problem | str, steps: list[Step], action: Action, worked_example: bool = True
+) -> str:
     """The prompt for the next step of `problem`'s trajectory `steps`, of kind `action`. The problem may
-    come already stated (`problem_prompt`'s text, as exported trajectories hold it)."""
+    come already stated (`problem_prompt`'s text, as exported trajectories hold it). Without the worked
+    example the prompt is the instructions, the problem and the steps: a model trained from scratch
+    learns nothing from an example it sees in every prompt, and pays for its tokens."""
     intro = [
         "Solve programming problems step by step: define the structure in pseudocode, refine it, then "
         'generate the code. Each step is written between <step action="..."> and </step>.',
         "",
-        "### Example problem",
-        EXAMPLE_PROBLEM,
-        "",
-        "### Example steps",
-        format_steps(EXAMPLE_STEPS).rstrip(),
-        "",
     ]
+    if worked_example:
+        intro += ["### Example problem", EXAMPLE_PROBLEM, "", "### Example steps",
+                  format_steps(EXAMPLE_STEPS).rstrip(), ""]  # fmt: skip
     return (
         "\n".join(intro)
         + "\n"

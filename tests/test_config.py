@@ -102,6 +102,7 @@ def test_every_shipped_config_validates():
     """Each YAML in configs/ loads against its command's model (no stale keys in shipped configs)."""
     from pathlib import Path
 
+    from coder_rl.bench.learning import LearningBenchConfig
     from coder_rl.mcts.synthesize import SynthesizeConfig
     from coder_rl.models.tiny import InitTinyConfig
     from coder_rl.prm.train import PRMTrainConfig
@@ -115,6 +116,7 @@ def test_every_shipped_config_validates():
 
     # The longest matching filename prefix names the command.
     models = {
+        "bench_learning": LearningBenchConfig,
         "data": DataCommandConfig,
         "generate": GenerateConfig,
         "model": InitTinyConfig,

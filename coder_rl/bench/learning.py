@@ -48,6 +48,7 @@ from coder_rl.rl.sft import PolicySFTConfig
 from coder_rl.search.run import SearchConfig
 from coder_rl.selfplay import SelfPlayConfig
 from coder_rl.stages import StageLog
+from coder_rl.trajectory import PromptConfig
 from tcg.train import TCGTrainConfig
 
 
@@ -143,7 +144,11 @@ def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 STAGES = ["model", "sft", "mcts", "prm", "grpo", "grpo_prm", "ppo", "tcg", "selfplay", "search"]
-NEEDS = {"prm": ["mcts"], "grpo_prm": ["prm"], "search": ["tcg", "prm"]}  # besides model and sft (ppo uses a PRM if there is one)
+NEEDS = {
+    "prm": ["mcts"],
+    "grpo_prm": ["prm"],
+    "search": ["tcg", "prm"],
+}  # besides model and sft (ppo uses a PRM if there is one)
 
 
 class LearningBenchConfig(Section):
@@ -155,6 +160,9 @@ class LearningBenchConfig(Section):
     out: str = "runs/bench-learning"
     device: str = "cpu"
     verbose: bool = Field(False, description="let library output (progress bars, warnings) through")
+    prompt: PromptConfig = Field(
+        PromptConfig(worked_example=False), description="how every stage prompts the policy (all alike)"
+    )
     family: FamilySection = FamilySection()
     model: TinyModelConfig = TinyModelConfig(num_layers=2, hidden_size=128, num_heads=4, max_positions=2048)
     sft: PolicySFTConfig = PolicySFTConfig()
@@ -338,7 +346,9 @@ class _Bench:
         start = time.time()
         problems = load_problems(self.train).require_problems()
         corpus = [t for p in problems for t in (p.question, *p.solutions, *_step_texts(p))]
-        corpus.append(policy_prompt(problems[0]))  # the prompt's fixed text tokenizes compactly too
+        corpus.append(
+            policy_prompt(problems[0], self.cfg.prompt)
+        )  # the prompt's fixed text tokenizes compactly too
         directory = self.out / "model"
         build_tiny_model(directory, self.cfg.model.model_copy(update={"seed": self.seed}), corpus)
         from transformers import AutoModelForCausalLM
@@ -351,7 +361,8 @@ class _Bench:
 
         start = time.time()
         sft = self.cfg.sft.model_copy(update={"data": self.train, "model": base, "seed": self.seed,
-                                              "output_dir": str(self.out / "sft"), "device": self.cfg.device})  # fmt: skip
+                                              "output_dir": str(self.out / "sft"), "device": self.cfg.device,
+                                              "prompt": self.cfg.prompt})  # fmt: skip
         final, losses = run_policy_sft(sft)
         measured = self.evaluate(str(final))
         return self._timed({"model": str(final), "first_loss": losses[0] if losses else None,
@@ -378,7 +389,7 @@ class _Bench:
             self.cfg.device,
             str(out),
         )
-        mcts.sampling.seed, mcts.sandbox = self.seed, self.cfg.sandbox
+        mcts.sampling.seed, mcts.sandbox, mcts.prompt = self.seed, self.cfg.sandbox, self.cfg.prompt
         return mcts
 
     def _prm(self, base: str) -> dict[str, Any]:
@@ -414,7 +425,8 @@ class _Bench:
         start = time.time()
         out = self.out / name
         rl = base.model_copy(update={"data": self.train, "model": policy, "prm": prm, "output_dir": str(out),
-                                     "device": self.cfg.device, "seed": self.seed, "sandbox": self.cfg.sandbox})  # fmt: skip
+                                     "device": self.cfg.device, "seed": self.seed, "sandbox": self.cfg.sandbox,
+                                     "prompt": self.cfg.prompt})  # fmt: skip
         result = run_rl(rl)
         rewards = [(e["step"], e["reward"]) for e in result.log_history if "reward" in e and "step" in e]
         if not rewards:  # TRL's log entries carry the step under its own key
@@ -472,9 +484,12 @@ class _Bench:
             self.heldout,
             policy,
         )
-        sp.device, sp.eval, sp.warm_start = self.cfg.device, self.cfg.eval, None
+        sp.device, sp.eval, sp.warm_start = self.cfg.device, self.eval_config(self.cfg.eval), None
         sp.mcts = self._mcts_config(sp.mcts, policy, self.search_train, self.out / "selfplay-mcts")
-        sp.rl = sp.rl.model_copy(update={"seed": self.seed, "sandbox": self.cfg.sandbox})
+        sp.rl = sp.rl.model_copy(
+            update={"seed": self.seed, "sandbox": self.cfg.sandbox, "prompt": self.cfg.prompt}
+        )
+        sp.sft = sp.sft.model_copy(update={"prompt": self.cfg.prompt})
         rows = run_selfplay(sp, show_progress=False)
         return self._timed({"pass1": [row["pass_at_1"] for row in rows], "rows": rows}, start)
 
@@ -485,7 +500,7 @@ class _Bench:
         search = self.cfg.search.model_copy(deep=True)
         search.data, search.out_dir = self.heldout, str(self.out / "search")
         search.policy = PolicyConfig(model=policy, device=self.cfg.device, batch_size=64)
-        search.sampling.seed = self.seed
+        search.sampling.seed, search.prompt = self.seed, self.cfg.prompt
         search.verifier = search.verifier.model_copy(update={"tcg_model": tcg, "prm": prm, "device": self.cfg.device,
                                                              "sandbox": self.cfg.sandbox})  # fmt: skip
         results = run_search(search, show_progress=False)
@@ -517,7 +532,11 @@ class _Bench:
         problems = self.heldout_problems()
         policy = PolicyConfig(model=model, device=self.cfg.device, batch_size=64)
         with open_sandbox(self.cfg.sandbox) as box:
-            return pass_rate(policy, problems, box, eval_cfg.model_copy(update={"seed": self.seed}))
+            return pass_rate(policy, problems, box, self.eval_config(eval_cfg))
+
+    def eval_config(self, eval_cfg: PassRateConfig) -> PassRateConfig:
+        """The pass rate's settings with this seed and the bench's prompt (self-play's too)."""
+        return eval_cfg.model_copy(update={"seed": self.seed, "prompt": self.cfg.prompt})
 
     def heldout_problems(self) -> list[Problem]:
         return load_problems(self.heldout).require_problems()

@@ -26,7 +26,7 @@ from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from coder_rl.mcts.tree import Node, Rule, Tree, backup, priors, select
 from coder_rl.policy.base import Policy, SamplingParams
-from coder_rl.trajectory import next_step_prompt
+from coder_rl.trajectory import DEFAULT_PROMPT, PromptConfig, next_step_prompt
 from pseudocode import STEP_STOP, Action, Step, extract_code, parse_step_body
 from sandbox import Sandbox, all_passed, pass_fraction
 
@@ -46,6 +46,7 @@ class MCTSConfig(Section):
 @dataclass
 class ProblemSearch:
     problem: Problem
+    prompt: PromptConfig = field(default_factory=PromptConfig)  # how the policy is asked for each step
     tree: Tree = field(default_factory=Tree)
     rollouts: int = 0
     errors: Counter = field(default_factory=Counter)
@@ -68,10 +69,11 @@ def child_actions(depth: int, count: int, max_depth: int) -> list[Action]:
 
 
 def search(
-    policy: Policy, box: Sandbox, problems: Sequence[Problem], cfg: MCTSConfig, sampling: SamplingParams
-) -> list[ProblemSearch]:
+    policy: Policy, box: Sandbox, problems: Sequence[Problem], cfg: MCTSConfig, sampling: SamplingParams,
+    prompt: PromptConfig = DEFAULT_PROMPT,
+) -> list[ProblemSearch]:  # fmt: skip
     """Search every problem until its budget is spent (or it is solved, with early_stop)."""
-    states = [ProblemSearch(problem) for problem in problems]
+    states = [ProblemSearch(problem, prompt) for problem in problems]
     one = sampling.model_copy(update={"n": 1, "stop": [STEP_STOP], "logprobs": cfg.rule == "puct"})
     while active := [s for s in states if not s.done(cfg)]:
         run_round(policy, box, active, cfg, one)
@@ -109,7 +111,7 @@ def _expand(
     ]
     if not requests:
         return []
-    prompts = [next_step_prompt(s.problem, leaf.steps(), action) for s, leaf, action in requests]
+    prompts = [next_step_prompt(s.problem, leaf.steps(), action, s.prompt) for s, leaf, action in requests]
     completions = [samples[0] for samples in policy.generate(prompts, sampling)]
     made: dict[int, list[tuple[Node, float | None]]] = {}
     terminals = []
@@ -140,7 +142,7 @@ def _simulate(
             starts.append((state, child))
     if not starts:
         return []
-    prompts = [next_step_prompt(s.problem, node.steps(), Action.GENERATE) for s, node in starts]
+    prompts = [next_step_prompt(s.problem, node.steps(), Action.GENERATE, s.prompt) for s, node in starts]
     completions = [samples[0] for samples in policy.generate(prompts, sampling)]
     terminals = []
     for (state, node), completion in zip(starts, completions, strict=True):

@@ -30,6 +30,7 @@ from coder_rl.mcts.search import MCTSConfig, ProblemSearch, search
 from coder_rl.mcts.tree import node_record
 from coder_rl.policy.base import Completion, Policy, PolicyConfig, SamplingParams
 from coder_rl.reward_tests import RewardTestsConfig, with_reward_tests
+from coder_rl.trajectory import PromptConfig
 
 OUTPUTS = ("trees", "trajectories", "correct", "preferences", "journeys")
 
@@ -58,6 +59,7 @@ class RayConfig(Section):
 
 class SynthesizeConfig(Section):
     data: DataConfig = DataConfig()
+    prompt: PromptConfig = PromptConfig()
     ray: RayConfig = RayConfig()
     tests: RewardTestsConfig = RewardTestsConfig()
     policy: PolicyConfig = PolicyConfig()
@@ -150,7 +152,10 @@ class GroupSearcher:
         policy_seconds, sandbox_seconds = self.policy.seconds, self.sandbox.seconds
         try:
             group = with_reward_tests(group, self.cfg.tests, self.cfg.policy.backend, self.cfg.policy.device)
-            states, error = search(self.policy, self.sandbox, group, self.cfg.mcts, self.cfg.sampling), None  # type: ignore[arg-type]
+            states, error = (
+                search(self.policy, self.sandbox, group, self.cfg.mcts, self.cfg.sampling, self.cfg.prompt),
+                None,
+            )  # type: ignore[arg-type]
         except Exception as exc:  # a policy timeout, a dead server: recorded, the run goes on
             states, error = (
                 [ProblemSearch(p) for p in group],

@@ -12,7 +12,7 @@ from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from coder_rl.policy.base import PolicyConfig, SamplingParams
 from coder_rl.rl.rewards import RewardConfig, format_reward, outcome_rewards
-from coder_rl.trajectory import policy_prompt, read_completion
+from coder_rl.trajectory import PromptConfig, policy_prompt, read_completion
 from sandbox import Sandbox
 
 
@@ -21,6 +21,7 @@ class PassRateConfig(Section):
     max_tokens: int = Field(512, ge=8)
     temperature: float = Field(0.8, ge=0, description="0: greedy (then one sample is enough)")
     seed: int = 0
+    prompt: PromptConfig = PromptConfig()
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -46,7 +47,7 @@ def pass_rate(
         n=cfg.samples, max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed
     )
     try:
-        samples = policy.generate([policy_prompt(p) for p in problems], params)
+        samples = policy.generate([policy_prompt(p, cfg.prompt) for p in problems], params)
     finally:
         policy.close()
     trajectories = [read_completion(c.text) for group in samples for c in group]

@@ -100,7 +100,9 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
     from coder_rl.rl.run import RLResult, load_prm, rewarded_problems
 
     problems = rewarded_problems(cfg)
-    dataset = Dataset.from_list([{"prompt": policy_prompt(p), "problem_id": p.id} for p in problems])
+    dataset = Dataset.from_list(
+        [{"prompt": policy_prompt(p, cfg.prompt), "problem_id": p.id} for p in problems]
+    )
     out = Path(cfg.output_dir)
     try:
         args = GRPOConfig(

@@ -250,7 +250,7 @@ def _rollout(
     """Sample one completion per problem and score it: the sandbox, the PRM and the format."""
     import torch
 
-    enc = tokenizer([policy_prompt(p) for p in batch], return_tensors="pt", padding=True,
+    enc = tokenizer([policy_prompt(p, cfg.prompt) for p in batch], return_tensors="pt", padding=True,
                     padding_side="left").to(device)  # fmt: skip
     context = enc.input_ids.shape[1]
     policy.eval()  # in train mode, gradient checkpointing turns the KV cache off: generation goes wrong

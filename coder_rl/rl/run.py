@@ -26,6 +26,7 @@ from coder_rl.reward_tests import RewardTestsConfig, with_reward_tests
 from coder_rl.rl.grpo import GRPOSection
 from coder_rl.rl.ppo import PPOSection
 from coder_rl.rl.rewards import RewardConfig
+from coder_rl.trajectory import PromptConfig
 
 if TYPE_CHECKING:
     from coder_rl.prm import PRM
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 class RLConfig(Section):
     data: DataConfig = DataConfig()
+    prompt: PromptConfig = PromptConfig()
     algorithm: Literal["grpo", "ppo"] = "grpo"
     model: str = "runs/tiny-model"
     output_dir: str = "runs/rl"

@@ -26,7 +26,9 @@ from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.training import StageSection, train_resuming
 from coder_rl.trajectory import (
+    DEFAULT_PROMPT,
     OPENING,
+    PromptConfig,
     next_step_prompt,
     policy_prompt,
     read_trajectory,
@@ -49,19 +51,25 @@ class PolicySFTConfig(Section):
     output_dir: str = "runs/policy-sft"
     device: str = "auto"
     seed: int = 0
+    prompt: PromptConfig = PromptConfig()
     trainer: StageSection = StageSection()
 
 
-def trajectory_examples(stated: str, text: str, per_step: bool = True) -> list[dict[str, str]]:
+def trajectory_examples(
+    stated: str, text: str, per_step: bool = True, prompt: PromptConfig = DEFAULT_PROMPT
+) -> list[dict[str, str]]:
     """Prompt/completion pairs for one trajectory (`stated`: the problem as `statement` states it). A
     trajectory that does not open with a define step, as every policy prompt asks, gives none."""
     steps = read_trajectory(text).steps
     if not steps or steps[0].action is not Action.DEFINE or not text.startswith(OPENING):
         return []
-    examples = [{"prompt": policy_prompt(stated), "completion": text[len(OPENING) :]}]
+    examples = [{"prompt": policy_prompt(stated, prompt), "completion": text[len(OPENING) :]}]
     if per_step:
         examples += [
-            {"prompt": next_step_prompt(stated, steps[:j], step.action), "completion": step_completion(step)}
+            {
+                "prompt": next_step_prompt(stated, steps[:j], step.action, prompt),
+                "completion": step_completion(step),
+            }
             for j, step in enumerate(steps[1:], start=1)
         ]
     return examples
@@ -86,7 +94,9 @@ def outline(code: str) -> str:
     return "\n".join(lines)
 
 
-def reference_examples(problems: list[Problem], per_problem: int) -> list[dict[str, str]]:
+def reference_examples(
+    problems: list[Problem], per_problem: int, prompt: PromptConfig = DEFAULT_PROMPT
+) -> list[dict[str, str]]:
     examples = []
     for problem in problems:
         for index, code in enumerate(problem.solutions[:per_problem]):
@@ -94,7 +104,7 @@ def reference_examples(problems: list[Problem], per_problem: int) -> list[dict[s
                 Step(Action.DEFINE, outline(code)),
                 Step(Action.GENERATE, f"```python\n{code.strip()}\n```"),
             ]
-            examples += trajectory_examples(statement(problem), format_steps(steps))
+            examples += trajectory_examples(statement(problem), format_steps(steps), prompt=prompt)
     return examples
 
 
@@ -121,7 +131,9 @@ def reference_steps(problem: Problem, index: int) -> list[Step] | None:
     return steps
 
 
-def synthesized_examples(directory: Path, source: str) -> list[dict[str, str]]:
+def synthesized_examples(
+    directory: Path, source: str, prompt: PromptConfig = DEFAULT_PROMPT
+) -> list[dict[str, str]]:
     examples = []
     for path in sorted((directory / source).glob("*.jsonl")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -134,19 +146,21 @@ def synthesized_examples(directory: Path, source: str) -> list[dict[str, str]]:
                 raise UserError(
                     f"{path}:{number}: not a record written by `coder-rl mcts synthesize`"
                 ) from None
-            examples += trajectory_examples(stated, text, per_step=source == "correct")
+            examples += trajectory_examples(stated, text, per_step=source == "correct", prompt=prompt)
     return examples
 
 
 def read_examples(cfg: PolicySFTConfig) -> list[dict[str, str]]:
     if cfg.source == "references":
-        examples = reference_examples(load_problems(cfg.data).require_problems(), cfg.references_per_problem)
+        examples = reference_examples(
+            load_problems(cfg.data).require_problems(), cfg.references_per_problem, cfg.prompt
+        )
         if not examples:
             raise UserError("no reference solution in the data to learn from")
         return examples
     if not (Path(cfg.synthesized) / "manifest.json").is_file():
         raise UserError(f"synthesized: {cfg.synthesized} is not an `mcts synthesize` output directory")
-    examples = synthesized_examples(Path(cfg.synthesized), cfg.source)
+    examples = synthesized_examples(Path(cfg.synthesized), cfg.source, cfg.prompt)
     if not examples:
         raise UserError(
             f"no {cfg.source} examples under {cfg.synthesized}/{cfg.source}: the search solved nothing there "

@@ -28,7 +28,14 @@ from coder_rl.data.problem import Problem
 from coder_rl.mcts.search import MCTSConfig, ProblemSearch, run_round
 from coder_rl.policy.base import Completion, Policy, SamplingParams
 from coder_rl.prm.model import aggregate
-from coder_rl.trajectory import next_step_prompt, policy_prompt, read_completion, statement
+from coder_rl.trajectory import (
+    DEFAULT_PROMPT,
+    PromptConfig,
+    next_step_prompt,
+    policy_prompt,
+    read_completion,
+    statement,
+)
 from coder_rl.verify import Candidate
 from pseudocode import STEP_STOP, Action, Step, extract_code, parse_step_body
 from sandbox import Sandbox, TestCase
@@ -55,12 +62,13 @@ def merge(generations: Sequence[Generation]) -> Generation:
 
 
 def best_of_n(
-    policy: Policy, problems: Sequence[Problem], n: int, sampling: SamplingParams
-) -> list[list[Generation]]:
+    policy: Policy, problems: Sequence[Problem], n: int, sampling: SamplingParams,
+    prompt: PromptConfig = DEFAULT_PROMPT,
+) -> list[list[Generation]]:  # fmt: skip
     """Per problem, n samples, each its own Generation (holding its program, if it wrote one). The first
     k of them are best-of-k: one call at the largest budget serves every smaller one."""
     params = sampling.model_copy(update={"n": n, "stop": []})
-    prompts = [policy_prompt(p) for p in problems]
+    prompts = [policy_prompt(p, prompt) for p in problems]
     return [[_sample(c) for c in samples] for samples in policy.generate(prompts, params)]
 
 
@@ -78,6 +86,7 @@ def beam_search(
     budget: int,
     cfg: BeamConfig,
     sampling: SamplingParams,
+    prompt: PromptConfig = DEFAULT_PROMPT,
 ) -> list[Generation]:
     """Step-level beam search; each depth is one policy call for every beam of every problem."""
     width = min(cfg.width, budget)
@@ -92,7 +101,7 @@ def beam_search(
         requests = [(i, steps) for i, kept in enumerate(beams) for steps in kept]
         if not requests:  # every beam died (the policy wrote nothing readable)
             break
-        prompts = [next_step_prompt(problems[i], steps, action) for i, steps in requests]
+        prompts = [next_step_prompt(problems[i], steps, action, prompt) for i, steps in requests]
         results = policy.generate(prompts, first if depth == 0 else params)
         expanded: list[list[list[Step]]] = [[] for _ in problems]
         for (i, steps), samples in zip(requests, results, strict=True):
@@ -128,6 +137,7 @@ def mcts(
     budgets: Sequence[int],
     cfg: MCTSConfig,
     sampling: SamplingParams,
+    prompt: PromptConfig = DEFAULT_PROMPT,
 ) -> Iterator[tuple[int, list[Generation]]]:
     """(budget, one Generation per problem) for each budget, ascending. MCTS is an anytime search, so
     one search serves every budget: the tree after k rollouts is the search with budget k.
@@ -136,7 +146,7 @@ def mcts(
     reward is 0 and the search still writes programs), never on the problems' own (hidden) tests."""
     meter = TokenMeter(policy, problems)
     blind = [p.with_tests(tests) for p, tests in zip(problems, selection_tests, strict=True)]
-    states = [ProblemSearch(p) for p in blind]
+    states = [ProblemSearch(p, prompt) for p in blind]
     # what `coder_rl.mcts.search.search` samples with
     one = sampling.model_copy(update={"n": 1, "stop": [STEP_STOP], "logprobs": cfg.rule == "puct"})
     for budget in sorted(budgets):

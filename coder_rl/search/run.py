@@ -31,6 +31,7 @@ from coder_rl.policy.base import Policy, PolicyConfig, SamplingParams
 from coder_rl.resumable import prepare_output
 from coder_rl.search.candidates import BeamConfig, Generation, Method, beam_search, best_of_n, mcts, merge
 from coder_rl.search.select import NEEDS_PRM, AggregationName, Evidence, behaviour, select
+from coder_rl.trajectory import PromptConfig
 from coder_rl.verify import Candidate, Verifier, VerifierConfig, as_steps
 from sandbox import TestCase, all_passed
 
@@ -58,6 +59,7 @@ class SearchSamplingConfig(Section):
 
 class SearchConfig(Section):
     data: DataConfig = DataConfig()
+    prompt: PromptConfig = PromptConfig()
     policy: PolicyConfig = PolicyConfig()
     sampling: SearchSamplingConfig = SearchSamplingConfig()
     methods: list[Method] = Field(default_factory=lambda: list(METHODS), min_length=1)
@@ -204,16 +206,16 @@ def generate(
 ) -> Iterator[tuple[int, list[Generation]]]:
     """(budget, one Generation per problem) for every budget, smallest first."""
     if method == "best_of_n":  # the first k samples of the largest budget are best-of-k
-        samples = best_of_n(policy, group, cfg.budgets[-1], cfg.sampling.whole())
+        samples = best_of_n(policy, group, cfg.budgets[-1], cfg.sampling.whole(), cfg.prompt)
         for budget in cfg.budgets:
             yield budget, [merge(s[:budget]) for s in samples]
         return
     step = cfg.sampling.step()
     if method == "mcts":  # one search, its tree read after each budget's rollouts
-        yield from mcts(policy, verifier.sandbox, group, selection, cfg.budgets, cfg.mcts, step)
+        yield from mcts(policy, verifier.sandbox, group, selection, cfg.budgets, cfg.mcts, step, cfg.prompt)
         return
     for budget in cfg.budgets:
-        yield budget, beam_search(policy, verifier.score_steps, group, budget, cfg.beam, step)
+        yield budget, beam_search(policy, verifier.score_steps, group, budget, cfg.beam, step, cfg.prompt)
 
 
 class Judge:
