@@ -76,10 +76,10 @@ class TCGBenchSection(Section):
 
 _GRPO = {
     "max_steps": 60,
-    "learning_rate": 5e-4,
-    "per_device_train_batch_size": 16,
+    "learning_rate": 1e-4,
+    "per_device_train_batch_size": 32,  # 4 problems x 8 completions
     "num_generations": 8,
-    "max_completion_length": 160,
+    "max_completion_length": 256,
     "save_steps": 15,
     "save_total_limit": 8,
 }
@@ -113,7 +113,7 @@ DEFAULTS: dict[str, Any] = {
     "grpo": {**_RL, "grpo": _GRPO},
     "ppo": {**_RL, "algorithm": "ppo",
             "ppo": {"max_steps": 30, "learning_rate": 2e-4, "batch_size": 16, "mini_batch_size": 8, "num_ppo_epochs": 2,
-                    "max_completion_length": 160, "save_steps": 10, "save_total_limit": 4, "kl_coef": 0.02}},
+                    "max_completion_length": 256, "save_steps": 10, "save_total_limit": 4, "kl_coef": 0.02}},
     "mcts": _MCTS,
     "prm": _PRM,
     "tcg": {"num_tests": 4, "samples_per_problem": 1, "max_case_chars": 200,
@@ -128,7 +128,7 @@ DEFAULTS: dict[str, Any] = {
                                      "logging_steps": 10, "save_steps": 500}}},
     "search": {"methods": ["best_of_n"], "budgets": [1, 2, 4, 8, 16],
                "aggregations": ["majority_vote", "codet", "prm_min_max", "prm_last_max", "prm_min_vote"],
-               "sampling": {"max_tokens": 160, "temperature": 1.0}, "generated_tests": 4, "problems_per_batch": 16,
+               "sampling": {"max_tokens": 256, "temperature": 1.0}, "generated_tests": 4, "problems_per_batch": 16,
                "verifier": {"tcg_samples": 1, "tcg_max_tokens": 256}},
 }  # fmt: skip
 
@@ -166,7 +166,7 @@ class LearningBenchConfig(Section):
     family: FamilySection = FamilySection()
     model: TinyModelConfig = TinyModelConfig(num_layers=2, hidden_size=128, num_heads=4, max_positions=2048)
     sft: PolicySFTConfig = PolicySFTConfig()
-    eval: PassRateConfig = PassRateConfig(samples=8, max_tokens=160, temperature=1.0)
+    eval: PassRateConfig = PassRateConfig(samples=8, max_tokens=256, temperature=1.0)
     curve: CurveSection = CurveSection()
     grpo: RLConfig = RLConfig()
     ppo: RLConfig = RLConfig()
@@ -468,7 +468,7 @@ class _Bench:
                 output=GenerateOutputConfig(path=str(generations))), show_progress=False)  # fmt: skip
             report = run_tcg_eval(EvalConfig(data=self.heldout, sandbox=self.cfg.sandbox, generations=str(generations),
                                              output=str(out / f"heldout-{stage}.json"), seed=self.seed))  # fmt: skip
-            metrics = report["metrics"] if "metrics" in report else report
+            metrics = report["metrics"]
             found[stage] = {"model": str(out / stage / "final"), **{k: metrics.get(k) for k in
                             ("pass_rate", "parse_rate", "discriminative_power")}}  # fmt: skip
         return self._timed(found, start)
@@ -506,7 +506,10 @@ class _Bench:
         results = run_search(search, show_progress=False)
         cell = {(r["aggregation"], r["budget"]): r["accuracy"] for r in results["table"]}
         top = max(search.budgets)
-        pass1 = results["pass1"] if "pass1" in results else cell[(search.aggregations[0], 1)]
+        # pass@1: the odds that one of the N samples, picked at random, passes (a sample without a
+        # program fails), averaged over the problems
+        runs = [r for rec in results["per_problem"] for r in rec["runs"] if r["budget"] == top]
+        pass1 = sum(r["passed"] / top for r in runs) / max(len(runs), 1)
         best_name = max(search.aggregations, key=lambda a: cell[(a, top)])
         prm_8 = cell.get(("prm_min_max", 8), float("nan"))
         curves = {a: [cell[(a, b)] for b in search.budgets] for a in [*search.aggregations, "oracle"]}
@@ -660,7 +663,8 @@ def plot_rl_curves(runs: list[dict[str, Any]], path: Path) -> None:
     right.set(xlabel="training step", ylabel="pass@1", title="held-out pass@1", ylim=(0, 1))
     for ax in (left, right):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 

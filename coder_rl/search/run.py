@@ -237,6 +237,7 @@ class Judge:
                                "candidates": len(candidates)}  # fmt: skip
         hidden = [self.seen[i][c.code][2] for c in candidates]
         run["oracle"] = any(hidden)
+        run["passed"] = sum(hidden)  # candidates passing every hidden test: a random pick's odds
         if not candidates:
             run["selected"] = {name: {"index": None, "passed": False} for name in aggregations}
             return run
