@@ -76,7 +76,7 @@ def test_seeds_combine_into_mean_and_std():
 
 @pytest.mark.slow
 def test_a_reduced_bench_runs_and_its_warm_start_learns(tmp_path):
-    """SFT of a random tiny model on 200 EASY problems, then GRPO: the warm policy solves training
+    """SFT of a random tiny model on 500 EASY problems, then GRPO: the warm policy solves training
     problems (measured with the bench's own pass rate and prompt), GRPO logs a reward for every step and
     every stage is one line; a rerun resumes. Held-out figures need the full size (`bench learning`)."""
     from coder_rl.data.load import DataConfig, load_problems
@@ -86,7 +86,7 @@ def test_a_reduced_bench_runs_and_its_warm_start_learns(tmp_path):
 
     cfg = LearningBenchConfig.model_validate({
         "seed": 0, "out": str(tmp_path / "bench"), "stages": ["model", "sft", "grpo"],
-        "family": {"train": 200, "heldout": 8, "difficulty": ["EASY"]},
+        "family": {"train": 500, "heldout": 8, "difficulty": ["EASY"]},
         "eval": {"samples": 2}, "curve": {"points": 1, "samples": 1},
         "grpo": {"grpo": {"max_steps": 4, "save_steps": 4, "per_device_train_batch_size": 16}},
     })  # fmt: skip

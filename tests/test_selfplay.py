@@ -22,8 +22,8 @@ from coder_rl.errors import UserError
 from coder_rl.selfplay import SelfPlayConfig, run_selfplay, selfplay_log, summary_table
 from tests.test_cli import assert_one_line_error, run
 
-STAGES = ("_synthesize", "_prm", "_sft", "_rl", "_pass_rate")
-EVAL_KEYS = {"iteration", "problems", "pass_at_1", "solved", "pass_fraction", "format"}
+STAGES = ("synthesize_stage", "_prm", "_sft", "_rl", "_pass_rate")
+EVAL_KEYS = {"iteration", "problems", "pass_at_1", "pass_at", "solved", "pass_fraction", "format"}
 LOOP_KEYS = EVAL_KEYS | {"mcts_solve_rate", "correct_step_share", "prm_auc", "rl_reward", "rl_pass_rate"}
 
 
@@ -75,8 +75,8 @@ def watched_stages(interrupt: str | None = None) -> Iterator[dict[str, list[tupl
 
 
 def counts(calls: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
-    """How often each stage ran, by its name without the underscore."""
-    return {name.removeprefix("_"): len(args) for name, args in calls.items()}
+    """How often each stage ran, by its name without the underscore or "_stage"."""
+    return {name.removeprefix("_").removesuffix("_stage"): len(args) for name, args in calls.items()}
 
 
 def read_jsonl(directory: Path) -> list[dict[str, Any]]:
@@ -169,7 +169,7 @@ def test_one_iteration_writes_every_artifact_and_a_consistent_summary(first_run)
     )
     manifest = json.loads((here / "mcts" / "manifest.json").read_text())
     assert manifest["settings"]["policy"]["model"] == first_run.policy
-    search = first_run.interrupted["_synthesize"][0][0]
+    search = first_run.interrupted["synthesize_stage"][0][0]
     assert search.policy.model == first_run.policy and search.output.dir == str(here / "mcts")
     prm = first_run.interrupted["_prm"][0][0]
     assert prm.model == first_run.policy and prm.trajectories == str(here / "mcts")
@@ -209,7 +209,7 @@ def test_more_iterations_extend_a_finished_run(first_run, extended):
     one, two = first_run.dir / "iter-1", first_run.dir / "iter-2"
     solved = extended.state["stages"]["iter-2/mcts"]["solve_rate"] > 0
     assert counts(extended.calls) == dict(synthesize=1, prm=1, sft=int(solved), rl=1, pass_rate=1)
-    search = extended.calls["_synthesize"][0][0]
+    search = extended.calls["synthesize_stage"][0][0]
     assert search.policy.model == str(one / "rl" / "final") and search.output.dir == str(two / "mcts")
     manifest = json.loads((two / "mcts" / "manifest.json").read_text())
     assert manifest["settings"]["policy"]["model"] == str(one / "rl" / "final")
