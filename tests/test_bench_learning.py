@@ -51,6 +51,18 @@ def test_a_config_overrides_single_keys_and_keeps_the_bench_defaults():
     assert merged({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}, "d": 4}) == {"a": {"b": 1, "c": 3}, "d": 4}
 
 
+def test_the_prm_ablation_gives_the_process_reward_weight():
+    """grpo and grpo_prm share their RL section; only the PRM differs. A constant α of 1 would give the
+    PRM no weight and make the ablation a copy of plain GRPO."""
+    from coder_rl.rl.rewards import alpha, combined
+
+    cfg = LearningBenchConfig()
+    rewards = cfg.grpo.rewards
+    assert alpha(0, rewards) == 0.5 and alpha(cfg.grpo.grpo.max_steps, rewards) == 1.0
+    assert combined(1.0, [0.0, 0.0], 0, rewards) == 0.5  # a PRM that rejects every step halves the reward
+    assert combined(1.0, [], 0, rewards) == 1.0  # without a PRM, the outcome alone
+
+
 def test_stages_need_their_inputs():
     assert LearningBenchConfig(stages=["model", "sft", "grpo"]).stages == ["model", "sft", "grpo"]
     assert_one_line_error(run("bench", "learning", "--set", "stages=[model,sft,prm]"), "stage prm needs mcts")
