@@ -74,9 +74,9 @@ class TCGBenchSection(Section):
     max_tokens: int = Field(256, ge=16)
 
 
-# Chosen on seed 0 (held-out pass@1 after SFT 0.121): 4 problems a step at lr 1e-4 or 2e-4 left it
-# unmoved in 60 steps, lr 5e-4 and up collapsed the policy (entropy 0.1 -> 1, pass@1 -> 0); 16 problems
-# a step at 3e-4 gave 0.137 after 40 steps. A KL term (beta 0.04) kept 3e-4 stable but no better.
+# Tried on seed 0: with 4 problems a step, lr 1e-4 or 2e-4 left the training reward flat over 60 steps;
+# lr 5e-4 and up collapsed the policy (entropy 0.1 -> 1, training pass rate -> 0). 16 problems a step
+# at 3e-4 is the largest stable setting tried; a KL term (beta 0.04) changed nothing at 3e-4.
 _GRPO = {
     "max_steps": 40,
     "learning_rate": 3e-4,
