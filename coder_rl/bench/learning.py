@@ -106,8 +106,13 @@ _RL = {
     "format_weight": 0.1,
     # The outcome's weight α rises from 0.5 to 1 over the run (o1-Coder's schedule): process reward
     # first, outcome later. Without a PRM the reward is the outcome alone, whatever α.
-    "rewards": {"outcome": "all_pass", "alpha_schedule": "linear", "alpha_start": 0.5, "alpha_end": 1.0,
-                "alpha_steps": 40},
+    "rewards": {
+        "outcome": "all_pass",
+        "alpha_schedule": "linear",
+        "alpha_start": 0.5,
+        "alpha_end": 1.0,
+        "alpha_steps": 40,
+    },
 }
 
 # The bench's own defaults for the stage sections. A config overrides single keys: it is merged into
