@@ -130,13 +130,11 @@ def reduced_bench_learns(tmp_path, seed: int) -> dict:
     assert all(line.split()[1] == "done" for line in again)
 
     # GRPO's training reward rises where every step sees the same problems (the bench's own settings).
-    rl = cfg.grpo.model_copy(deep=True)
-    rl.data, rl.model, rl.output_dir, rl.seed = train.model_copy(update={"limit": 8}), results["sft"]["model"], \
-        str(tmp_path / "grpo-8"), seed  # fmt: skip
-    rl.device, rl.prompt = "cpu", cfg.prompt
-    rl.grpo = rl.grpo.model_copy(
-        update={"max_steps": 16, "save_steps": 16, "per_device_train_batch_size": 64}
-    )
+    rl = cfg.grpo.model_copy(update={
+        "data": train.model_copy(update={"limit": 8}), "model": results["sft"]["model"], "seed": seed,
+        "output_dir": str(tmp_path / "grpo-8"), "device": "cpu", "prompt": cfg.prompt,
+        "grpo": cfg.grpo.grpo.model_copy(update={"max_steps": 16, "save_steps": 16, "per_device_train_batch_size": 64}),
+    })  # fmt: skip
     curve = [entry["reward"] for entry in run_rl(rl).log_history if "reward" in entry]
     assert len(curve) == 16
     first, last = sum(curve[:4]) / 4, sum(curve[-4:]) / 4

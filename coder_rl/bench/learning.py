@@ -111,7 +111,7 @@ _RL = {
         "alpha_schedule": "linear",
         "alpha_start": 0.5,
         "alpha_end": 1.0,
-        "alpha_steps": 40,
+        "alpha_steps": _GRPO["max_steps"],
     },
 }
 
