@@ -417,10 +417,12 @@ def test_cpu_of_children_the_kernel_reaps_is_counted(box):
     worker's cgroup counter still sees it, so the time limit holds for the whole process tree."""
     if box.backend == "local" and os.geteuid() != 0:
         pytest.skip("without root the local backend has no cgroup, so no counter sees auto-reaped children")
+    # Each child burns a fixed 0.6 s of its own CPU time, not a fixed count of additions: a fast
+    # machine once finished the 4 children's work in 0.95 s of CPU, under the 1 s limit.
     program = (
-        "import os, signal\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\nr, w = os.pipe()\n"
-        "for _ in range(4):\n    if os.fork() == 0:\n        x = 0\n"
-        "        for i in range(5 * 10**6):\n            x += i\n        os.write(w, b'.')\n        os._exit(0)\n"
+        "import os, signal, time\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\nr, w = os.pipe()\n"
+        "for _ in range(4):\n    if os.fork() == 0:\n"
+        "        while time.process_time() < 0.6:\n            pass\n        os.write(w, b'.')\n        os._exit(0)\n"
         "got = b''\nwhile len(got) < 4:\n    got += os.read(r, 4)\nprint('done')"
     )
     result = run1(box, program, StdioCase("", "done\n"), limits=with_limits(box, time_s=1.0, wall_s=20.0))
