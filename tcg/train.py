@@ -48,6 +48,14 @@ class DPOSection(StageSection):
         le=1,
         description="target share of rejected tests made by shuffling outputs (topped up from the other pool)",
     )
+    sft_weight: float = Field(
+        0.0,
+        ge=0,
+        description="weight of an NLL term on the chosen suite (RPO; TRL's loss_type sft): keeps the format",
+    )
+    max_problems: int | None = Field(
+        None, ge=1, description="sample pairs on the first N problems only (sampling is DPO's costly part)"
+    )
     backend: Literal["hf", "vllm"] = Field("hf", description="samples the SFT model for DPO's pairs")
     sampling: SuiteSamplingParams = SuiteSamplingParams(seed=0)  # seeded: a rerun samples the same pairs
     problems_per_call: int = Field(8, ge=1)
@@ -140,12 +148,17 @@ def _dpo(cfg: TCGTrainConfig, problems: list[Problem], out: Path, sft_model: Pat
         dataset = Dataset.load_from_disk(str(saved))
         print(f"dpo data: {len(dataset)} pairs from {saved}")
     else:
-        pairs = _dpo_pairs(cfg, problems, sft_model)
+        pairs = _dpo_pairs(cfg, problems[: cfg.dpo.max_problems], sft_model)
         if not pairs:
             raise UserError("no DPO pair could be built: no problem had both valid and failing tests")
         dataset = Dataset.from_list(pairs)
         dataset.save_to_disk(str(saved))
-    args = DPOConfig(output_dir=str(stage_dir), beta=cfg.dpo.beta, **_trainer_args(cfg, cfg.dpo, stage_dir))
+    # RPO (Pang et al. 2024): DPO's loss plus the chosen suite's NLL, so preferring one suite over
+    # another does not unlearn the format both are written in.
+    losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.dpo.sft_weight]} if cfg.dpo.sft_weight else {}
+    args = DPOConfig(
+        output_dir=str(stage_dir), beta=cfg.dpo.beta, **losses, **_trainer_args(cfg, cfg.dpo, stage_dir)
+    )
     trainer = DPOTrainer(
         model=str(sft_model),
         args=args,
@@ -229,7 +242,7 @@ def _stage_dir(cfg: TCGTrainConfig, out: Path, stage: str) -> Path:
 
 def _trainer_args(cfg: TCGTrainConfig, stage: StageSection, stage_dir: Path) -> dict[str, Any]:
     settings = stage.model_dump(
-        exclude={"beta", "shuffled_fraction", "backend", "sampling", "problems_per_call"}
+        exclude={"beta", "shuffled_fraction", "sft_weight", "max_problems", "backend", "sampling", "problems_per_call"}
     )
     return {
         **settings,

@@ -26,7 +26,7 @@ def config(tiny_model_dir, out, **changes) -> TCGTrainConfig:
         "lora": {},
     }
     for key, value in changes.items():
-        base[key] = {**base[key], **value} if isinstance(value, dict) else value
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
     return TCGTrainConfig.model_validate(base)
 
 
@@ -55,6 +55,22 @@ def test_an_interrupted_stage_resumes_from_its_last_checkpoint(tiny_model_dir, t
 def test_dpo_needs_the_sft_model(tiny_model_dir, tmp_path):
     with pytest.raises(UserError, match="run --stage sft first"):
         run_tcg_train(config(tiny_model_dir, tmp_path), stage="dpo")
+
+
+def test_dpo_adds_the_chosen_suites_nll_and_samples_only_max_problems(tiny_model_dir, tmp_path):
+    import torch
+    from datasets import Dataset
+
+    from coder_rl.data.load import load_problems
+
+    dpo = {"max_steps": 2, "save_steps": 2, "sft_weight": 0.5, "max_problems": 3, "sampling": {"n": 2}}
+    cfg = config(tiny_model_dir, tmp_path, dpo=dpo)
+    run_tcg_train(cfg)
+    first = [p.id for p in load_problems(cfg.data).require_problems() if p.kind in ("stdin", "call")][:3]
+    pairs = Dataset.load_from_disk(str(tmp_path / "data" / "dpo"))
+    assert len(pairs) > 0 and set(pairs["problem_id"]) <= set(first)
+    args = torch.load(tmp_path / "dpo" / "checkpoint-2" / "training_args.bin", weights_only=False)
+    assert args.loss_type == ["sigmoid", "sft"] and args.loss_weights == [1.0, 0.5]
 
 
 @pytest.mark.slow
