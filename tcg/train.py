@@ -155,7 +155,11 @@ def _dpo(cfg: TCGTrainConfig, problems: list[Problem], out: Path, sft_model: Pat
         dataset.save_to_disk(str(saved))
     # RPO (Pang et al. 2024): DPO's loss plus the chosen suite's NLL, so preferring one suite over
     # another does not unlearn the format both are written in.
-    losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.dpo.sft_weight]} if cfg.dpo.sft_weight else {}
+    losses = (
+        {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.dpo.sft_weight]}
+        if cfg.dpo.sft_weight
+        else {}
+    )
     args = DPOConfig(
         output_dir=str(stage_dir), beta=cfg.dpo.beta, **losses, **_trainer_args(cfg, cfg.dpo, stage_dir)
     )
@@ -242,7 +246,15 @@ def _stage_dir(cfg: TCGTrainConfig, out: Path, stage: str) -> Path:
 
 def _trainer_args(cfg: TCGTrainConfig, stage: StageSection, stage_dir: Path) -> dict[str, Any]:
     settings = stage.model_dump(
-        exclude={"beta", "shuffled_fraction", "sft_weight", "max_problems", "backend", "sampling", "problems_per_call"}
+        exclude={
+            "beta",
+            "shuffled_fraction",
+            "sft_weight",
+            "max_problems",
+            "backend",
+            "sampling",
+            "problems_per_call",
+        }
     )
     return {
         **settings,
