@@ -63,6 +63,16 @@ def test_the_prm_ablation_gives_the_process_reward_weight():
     assert combined(1.0, [], 0, rewards) == 1.0  # without a PRM, the outcome alone
 
 
+def test_alpha_rises_over_each_rl_run_unless_set():
+    cfg = LearningBenchConfig.model_validate({"ppo": {"ppo": {"max_steps": 7}}})
+    assert cfg.grpo.rewards.alpha_steps == cfg.grpo.grpo.max_steps == 40
+    assert cfg.ppo.rewards.alpha_steps == 7
+    assert cfg.selfplay.rl.rewards.alpha_steps == cfg.selfplay.rl.grpo.max_steps == 10
+    chosen = LearningBenchConfig.model_validate({"grpo": {"rewards": {"alpha_steps": 3}}})
+    assert chosen.grpo.rewards.alpha_steps == 3 and chosen.grpo.rewards.outcome == "all_pass"
+    assert LearningBenchConfig().grpo.rewards.alpha_steps == 40  # the defaults were not changed in place
+
+
 def test_stages_need_their_inputs():
     assert LearningBenchConfig(stages=["model", "sft", "grpo"]).stages == ["model", "sft", "grpo"]
     assert_one_line_error(run("bench", "learning", "--set", "stages=[model,sft,prm]"), "stage prm needs mcts")

@@ -104,15 +104,10 @@ _PRM = {
 }
 _RL = {
     "format_weight": 0.1,
-    # The outcome's weight α rises from 0.5 to 1 over the run (o1-Coder's schedule): process reward
-    # first, outcome later. Without a PRM the reward is the outcome alone, whatever α.
-    "rewards": {
-        "outcome": "all_pass",
-        "alpha_schedule": "linear",
-        "alpha_start": 0.5,
-        "alpha_end": 1.0,
-        "alpha_steps": _GRPO["max_steps"],
-    },
+    # The outcome's weight α rises from 0.5 to 1 over each run (o1-Coder's schedule; alpha_steps is the
+    # run's own step count unless set): process reward first, outcome later. Without a PRM the reward
+    # is the outcome alone, whatever α.
+    "rewards": {"outcome": "all_pass", "alpha_schedule": "linear", "alpha_start": 0.5, "alpha_end": 1.0},
 }
 
 # The bench's own defaults for the stage sections. A config overrides single keys: it is merged into
@@ -210,7 +205,16 @@ class LearningBenchConfig(Section):
     @model_validator(mode="before")
     @classmethod
     def _over_defaults(cls, data: Any) -> Any:
-        return merged(DEFAULTS, data) if isinstance(data, dict) else data
+        if not isinstance(data, dict):
+            return data
+        out = merged(DEFAULTS, data)
+        out["selfplay"] = dict(out["selfplay"])
+        for owner, key in ((out, "grpo"), (out, "ppo"), (out["selfplay"], "rl")):
+            owner[key] = rl = dict(owner[key])  # copies: DEFAULTS stays as it is
+            rl["rewards"] = rewards = dict(rl.get("rewards", {}))
+            if "alpha_steps" not in rewards:  # runs differ in length: each one's α spans it
+                rewards["alpha_steps"] = rl[rl.get("algorithm", "grpo")]["max_steps"]
+        return out
 
 
 # The headline figures: (key in learning.json, what it is, the figure it should beat).
