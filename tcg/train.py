@@ -143,7 +143,7 @@ def _dpo(cfg: TCGTrainConfig, problems: list[Problem], out: Path, sft_model: Pat
     stage_dir = _stage_dir(cfg, out, "dpo")
     if (stage_dir / "final").exists():
         return StageResult("dpo", stage_dir / "final", 0, None, None, skipped=True)
-    saved = out / "data" / "dpo"
+    saved = stage_dir / "pairs"  # inside the stage: its settings check covers the pairs too
     if saved.exists():  # an interrupted run with the same settings: resume on the same pairs
         dataset = Dataset.load_from_disk(str(saved))
         print(f"dpo data: {len(dataset)} pairs from {saved}")

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from coder_rl.bench.learning import (
+    DEFAULTS,
     HEADLINES,
     LearningBenchConfig,
     combine_seeds,
@@ -70,7 +71,13 @@ def test_alpha_rises_over_each_rl_run_unless_set():
     assert cfg.selfplay.rl.rewards.alpha_steps == cfg.selfplay.rl.grpo.max_steps == 10
     chosen = LearningBenchConfig.model_validate({"grpo": {"rewards": {"alpha_steps": 3}}})
     assert chosen.grpo.rewards.alpha_steps == 3 and chosen.grpo.rewards.outcome == "all_pass"
-    assert LearningBenchConfig().grpo.rewards.alpha_steps == 40  # the defaults were not changed in place
+    assert "alpha_steps" not in DEFAULTS["grpo"]["rewards"]  # the defaults were not changed in place
+    for bad, key in (
+        ("ppo.algorithm=nope", "algorithm"),
+        ("grpo=null", "grpo"),
+        ("selfplay.rl.rewards=3", "rewards"),
+    ):
+        assert_one_line_error(run("bench", "learning", "--set", bad), key)
 
 
 def test_stages_need_their_inputs():

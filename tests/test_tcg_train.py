@@ -67,7 +67,7 @@ def test_dpo_adds_the_chosen_suites_nll_and_samples_only_max_problems(tiny_model
     cfg = config(tiny_model_dir, tmp_path, dpo=dpo)
     run_tcg_train(cfg)
     first = [p.id for p in load_problems(cfg.data).require_problems() if p.kind in ("stdin", "call")][:3]
-    pairs = Dataset.load_from_disk(str(tmp_path / "data" / "dpo"))
+    pairs = Dataset.load_from_disk(str(tmp_path / "dpo" / "pairs"))
     assert len(pairs) > 0 and set(pairs["problem_id"]) <= set(first)
     args = torch.load(tmp_path / "dpo" / "checkpoint-2" / "training_args.bin", weights_only=False)
     assert args.loss_type == ["sigmoid", "sft"] and args.loss_weights == [1.0, 0.5]
@@ -91,7 +91,7 @@ def test_train_generate_eval_through_the_cli(tiny_model_dir, tmp_path):
     assert trained.returncode == 0, trained.stderr[-2000:]
     assert "sft: " in trained.stdout and "dpo: " in trained.stdout
     assert (out / "dpo" / "final" / "model.safetensors").exists()
-    assert (out / "data" / "dpo" / "dataset_info.json").exists()
+    assert (out / "dpo" / "pairs" / "dataset_info.json").exists()
     generations = tmp_path / "generations.jsonl"
     generated = run(
         "tcg", "generate", "--config", "configs/tcg_generate_quickstart.yaml",

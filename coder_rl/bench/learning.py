@@ -104,8 +104,8 @@ _PRM = {
 }
 _RL = {
     "format_weight": 0.1,
-    # The outcome's weight α rises from 0.5 to 1 over each run (o1-Coder's schedule; alpha_steps is the
-    # run's own step count unless set): process reward first, outcome later. Without a PRM the reward
+    # The outcome's weight α rises from 0.5 toward 1 over each run (o1-Coder's schedule; alpha_steps is
+    # the run's own step count unless set): process reward first, outcome later. Without a PRM the reward
     # is the outcome alone, whatever α.
     "rewards": {"outcome": "all_pass", "alpha_schedule": "linear", "alpha_start": 0.5, "alpha_end": 1.0},
 }
@@ -126,7 +126,7 @@ DEFAULTS: dict[str, Any] = {
             "sft": {"num_train_epochs": 3, "learning_rate": 2e-3, "per_device_train_batch_size": 16,
                     "logging_steps": 20, "save_steps": 500},
             # DPO alone (lr 2e-4) unlearned the format: parse rate 0.69 -> 0.11 on seed 0. The chosen
-            # suite's NLL (sft_weight, RPO) holds it.
+            # suite's NLL (sft_weight, RPO) is there to hold it.
             "dpo": {"num_train_epochs": 1, "learning_rate": 2e-4, "beta": 0.1, "per_device_train_batch_size": 8,
                     "logging_steps": 10, "save_steps": 500, "sft_weight": 1.0, "max_problems": 300,
                     "sampling": {"n": 2, "max_tokens": 256, "temperature": 1.0}}},
@@ -208,12 +208,19 @@ class LearningBenchConfig(Section):
         if not isinstance(data, dict):
             return data
         out = merged(DEFAULTS, data)
-        out["selfplay"] = dict(out["selfplay"])
-        for owner, key in ((out, "grpo"), (out, "ppo"), (out["selfplay"], "rl")):
-            owner[key] = rl = dict(owner[key])  # copies: DEFAULTS stays as it is
+        selfplay = dict(out["selfplay"]) if isinstance(out["selfplay"], dict) else None
+        if selfplay is not None:
+            out["selfplay"] = selfplay
+        for owner, key in ((out, "grpo"), (out, "ppo"), (selfplay, "rl")):
+            rl = owner.get(key) if owner is not None else None
+            if not isinstance(rl, dict) or not isinstance(rl.get("rewards", {}), dict):
+                continue  # not a dict: pydantic reports it
+            owner[key] = rl = dict(rl)  # copies: DEFAULTS stays as it is
             rl["rewards"] = rewards = dict(rl.get("rewards", {}))
-            if "alpha_steps" not in rewards:  # runs differ in length: each one's α spans it
-                rewards["alpha_steps"] = rl[rl.get("algorithm", "grpo")]["max_steps"]
+            algorithm = rl.get(str(rl.get("algorithm", "grpo")))
+            steps = algorithm.get("max_steps") if isinstance(algorithm, dict) else None
+            if "alpha_steps" not in rewards and isinstance(steps, int) and steps >= 1:
+                rewards["alpha_steps"] = steps  # runs differ in length: each one's α spans its own
         return out
 
 
