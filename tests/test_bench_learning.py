@@ -66,9 +66,9 @@ def test_the_prm_ablation_gives_the_process_reward_weight():
 
 def test_alpha_rises_over_each_rl_run_unless_set():
     cfg = LearningBenchConfig.model_validate({"ppo": {"ppo": {"max_steps": 7}}})
-    assert cfg.grpo.rewards.alpha_steps == cfg.grpo.grpo.max_steps == 40
+    assert cfg.grpo.rewards.alpha_steps == cfg.grpo.grpo.max_steps == DEFAULTS["grpo"]["grpo"]["max_steps"]
     assert cfg.ppo.rewards.alpha_steps == 7
-    assert cfg.selfplay.rl.rewards.alpha_steps == cfg.selfplay.rl.grpo.max_steps == 10
+    assert cfg.selfplay.rl.rewards.alpha_steps == cfg.selfplay.rl.grpo.max_steps < cfg.grpo.grpo.max_steps
     chosen = LearningBenchConfig.model_validate({"grpo": {"rewards": {"alpha_steps": 3}}})
     assert chosen.grpo.rewards.alpha_steps == 3 and chosen.grpo.rewards.outcome == "all_pass"
     assert "alpha_steps" not in DEFAULTS["grpo"]["rewards"]  # the defaults were not changed in place
