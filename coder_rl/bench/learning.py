@@ -77,7 +77,7 @@ class TCGBenchSection(Section):
 # Tried on seed 0: with 4 problems a step, lr 1e-4 or 2e-4 left the training reward flat over 60 steps;
 # lr 5e-4 and up collapsed the policy (entropy 0.1 -> 1, training pass rate -> 0). 16 problems a step
 # at 3e-4 is the largest stable setting tried; a KL term (beta 0.04) changed nothing at 3e-4. A step
-# takes about 12 s on 2 cores: 20 steps keep the bench (two GRPO runs, self-play's two) in 30 minutes.
+# takes 12-20 s on 2 cores, and one seed of the bench at this size took 52 minutes (the target is 30).
 _GRPO = {
     "max_steps": 20,
     "learning_rate": 3e-4,
