@@ -51,7 +51,7 @@ class DPOSection(StageSection):
     sft_weight: float = Field(
         0.0,
         ge=0,
-        description="weight of an NLL term on the chosen suite (RPO; TRL's loss_type sft): keeps the format",
+        description="weight of an NLL term on the chosen suite (RPO; TRL's loss_type sft), to hold the format",
     )
     max_problems: int | None = Field(
         None, ge=1, description="sample pairs on the first N problems only (sampling is DPO's costly part)"

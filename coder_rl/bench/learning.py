@@ -23,6 +23,7 @@ checkpoints). Library output goes to `logs/<stage>.log` unless `verbose`. The re
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -206,20 +207,21 @@ class LearningBenchConfig(Section):
     def _over_defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        out = merged(DEFAULTS, data)
-        selfplay = dict(out["selfplay"]) if isinstance(out["selfplay"], dict) else None
-        if selfplay is not None:
-            out["selfplay"] = selfplay
-        for owner, key in ((out, "grpo"), (out, "ppo"), (selfplay, "rl")):
-            rl = owner.get(key) if owner is not None else None
-            if not isinstance(rl, dict) or not isinstance(rl.get("rewards", {}), dict):
-                continue  # not a dict: pydantic reports it
-            owner[key] = rl = dict(rl)  # copies: DEFAULTS stays as it is
-            rl["rewards"] = rewards = dict(rl.get("rewards", {}))
-            algorithm = rl.get(str(rl.get("algorithm", "grpo")))
+        out = merged(copy.deepcopy(DEFAULTS), data)  # a copy: the loop below writes into its sections
+        selfplay = out["selfplay"] if isinstance(out["selfplay"], dict) else {}
+        for rl in (out["grpo"], out["ppo"], selfplay.get("rl")):
+            if not isinstance(rl, dict):
+                continue  # pydantic reports it
+            rewards, algorithm = rl.get("rewards"), rl.get(str(rl.get("algorithm", "grpo")))
             steps = algorithm.get("max_steps") if isinstance(algorithm, dict) else None
-            if "alpha_steps" not in rewards and isinstance(steps, int) and steps >= 1:
-                rewards["alpha_steps"] = steps  # runs differ in length: each one's α spans its own
+            if (
+                isinstance(rewards, dict)
+                and "alpha_steps" not in rewards
+                and isinstance(steps, int)
+                and steps >= 1
+            ):
+                # runs differ in length: each one's α spans its own (a copy: the sections share _RL's)
+                rl["rewards"] = {**rewards, "alpha_steps": steps}
         return out
 
 
