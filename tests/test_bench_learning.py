@@ -71,7 +71,10 @@ def test_alpha_rises_over_each_rl_run_unless_set():
     assert cfg.selfplay.rl.rewards.alpha_steps == cfg.selfplay.rl.grpo.max_steps < cfg.grpo.grpo.max_steps
     chosen = LearningBenchConfig.model_validate({"grpo": {"rewards": {"alpha_steps": 3}}})
     assert chosen.grpo.rewards.alpha_steps == 3
-    assert chosen.grpo.rewards.model_dump(include=set(DEFAULTS["grpo"]["rewards"])) == DEFAULTS["grpo"]["rewards"]
+    assert (
+        chosen.grpo.rewards.model_dump(include=set(DEFAULTS["grpo"]["rewards"]))
+        == DEFAULTS["grpo"]["rewards"]
+    )
     assert "alpha_steps" not in DEFAULTS["grpo"]["rewards"]  # the defaults were not changed in place
     for bad, key in (
         ("ppo.algorithm=nope", "algorithm"),
