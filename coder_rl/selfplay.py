@@ -27,8 +27,8 @@ from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.execution import open_sandbox
 from coder_rl.mcts.synthesize import SynthesizeConfig
 from coder_rl.prm.train import PRMTrainConfig
+from coder_rl.rl.config import RLConfig
 from coder_rl.rl.evaluate import PassRateConfig
-from coder_rl.rl.run import RLConfig
 from coder_rl.rl.sft import PolicySFTConfig
 from coder_rl.stages import StageLog
 

@@ -24,15 +24,16 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
+from coder_rl.devices import resolve_device
 from coder_rl.errors import UserError
 from coder_rl.execution import SandboxConfig, open_sandbox
 from coder_rl.models.paths import check_model_path
 from coder_rl.policy.base import PolicyConfig
 from coder_rl.prm.model import Aggregation, aggregate
-from coder_rl.reward_tests import tcg_tests
 from coder_rl.trajectory import prm_input
 from pseudocode import Action, Step
 from sandbox import Limits, ProgramResult, TestCase, pass_fraction
+from tcg.reward_tests import tcg_tests
 
 
 class ScoreWeights(Section):
@@ -132,9 +133,8 @@ class Verifier:
                 )  # type: ignore[arg-type]
             if cfg.prm:
                 from coder_rl.prm import PRM
-                from coder_rl.rl.run import process_device
 
-                self.prm = PRM(cfg.prm, device=process_device(cfg.device))
+                self.prm = PRM(cfg.prm, device=str(resolve_device(cfg.device)))
         except BaseException:
             self.close()
             raise
@@ -154,7 +154,7 @@ class Verifier:
 
     def generate_tests(self, problem: Problem, num_tests: int) -> list[TestCase]:
         """Tests the TCG writes from the statement alone, pooled over its samples, deduplicated by input:
-        as RL and MCTS get theirs (`coder_rl.reward_tests.tcg_tests`)."""
+        as RL and MCTS get theirs (`tcg.reward_tests.tcg_tests`)."""
         if self.tcg is None:
             raise UserError("no TCG loaded: start the verifier with tcg_model")
         with self._tcg_lock:

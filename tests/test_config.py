@@ -106,7 +106,7 @@ def test_every_shipped_config_validates():
     from coder_rl.mcts.synthesize import SynthesizeConfig
     from coder_rl.models.tiny import InitTinyConfig
     from coder_rl.prm.train import PRMTrainConfig
-    from coder_rl.rl.run import RLConfig
+    from coder_rl.rl.config import RLConfig
     from coder_rl.rl.sft import PolicySFTConfig
     from coder_rl.search.run import SearchConfig
     from coder_rl.selfplay import SelfPlayConfig

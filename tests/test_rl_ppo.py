@@ -123,14 +123,18 @@ def test_token_rewards_by_hand():
     cfg = RLConfig(
         rewards={"alpha_schedule": "constant", "alpha_start": 0.25, "gamma": 0.5}, format_weight=0.1
     )
-    rewards = token_rewards(10, [2, 6], 1.0, [0.8, 0.4], 1.0, 0, cfg)
+    rewards = token_rewards(10, [2, 6], 1.0, [0.8, 0.4], 1.0, 0, cfg.rewards, cfg.format_weight)
     # step 0: 0.75·0.8/2; step 1: 0.75·0.5·0.4/2; last: 0.25·1 + 0.1·1
     assert rewards == pytest.approx([0, 0, 0.3, 0, 0, 0, 0.075, 0, 0, 0.35])
     assert sum(rewards) == pytest.approx(combined(1.0, [0.8, 0.4], 0, cfg.rewards) + 0.1)
     # No step scores (no PRM): the outcome alone, as `combined` gives it, plus the format.
-    assert token_rewards(3, [0, 1], 0.5, [], 1.0, 0, cfg) == pytest.approx([0, 0, 0.6])
+    assert token_rewards(3, [0, 1], 0.5, [], 1.0, 0, cfg.rewards, cfg.format_weight) == pytest.approx(
+        [0, 0, 0.6]
+    )
     # The PRM scored only the first of two steps: m = 1.
-    assert token_rewards(4, [0, 2], 0.0, [0.8], 0.0, 0, cfg) == pytest.approx([0.6, 0, 0, 0])
+    assert token_rewards(4, [0, 2], 0.0, [0.8], 0.0, 0, cfg.rewards, cfg.format_weight) == pytest.approx(
+        [0.6, 0, 0, 0]
+    )
 
 
 def test_a_completions_rewards_sum_to_phi_plus_format(tokenizer, local_box):
@@ -145,7 +149,9 @@ def test_a_completions_rewards_sum_to_phi_plus_format(tokenizer, local_box):
     formats = format_reward(trajectories)
     assert outcomes == [1.0, 0.0] and formats == [1.0, 0.0] and [len(s) for s in scores] == [2, 1]
     for ids, outcome, steps, fmt in zip(completions, outcomes, scores, formats, strict=True):
-        rewards = dense_rewards(tokenizer, ids, len(ids) + 1, outcome, steps, fmt, 3, cfg)  # + an EOS
+        rewards = dense_rewards(
+            tokenizer, ids, len(ids) + 1, outcome, steps, fmt, 3, cfg.rewards, cfg.format_weight
+        )  # + an EOS
         assert sum(rewards) == pytest.approx(combined(outcome, steps, 3, cfg.rewards) + 0.2 * fmt)
         closing = [i for i in range(len(ids)) if tokenizer.decode(ids[: i + 1]).endswith("</step>")]
         assert len(closing) == len(steps) and all(rewards[i] > 0 for i in closing)

@@ -68,7 +68,7 @@ def test_tcg_reward_tests_are_written_once_and_pooled_after_the_datasets(
 ):
     """tests.source=both: the dataset's tests, then the TCG's (here an untrained model's, whatever parses);
     they are cached in output_dir, so a resume or another rank rewards the same tests."""
-    import coder_rl.rl.run as run
+    import coder_rl.rl.inputs as run
     from coder_rl.data import DataConfig, load_problems
     from coder_rl.errors import UserError
     from coder_rl.rl import RLConfig

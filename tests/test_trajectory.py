@@ -97,9 +97,9 @@ def test_every_pipeline_prompts_the_policy_alike(monkeypatch, local_box):
     (GRPO's prompts are checked where a real GRPO step runs: tests/test_rl_grpo.py)."""
     import coder_rl.policy
     from coder_rl.mcts.search import MCTSConfig, ProblemSearch, run_round
+    from coder_rl.rl.config import RLConfig
     from coder_rl.rl.evaluate import PassRateConfig, pass_rate
     from coder_rl.rl.ppo import _rollout
-    from coder_rl.rl.run import RLConfig
     from coder_rl.rl.sft import reference_examples
     from coder_rl.search.candidates import BeamConfig, beam_search, best_of_n
 
@@ -182,14 +182,14 @@ def test_the_prm_scores_exactly_the_text_the_policy_wrote(tiny_prm_dir, local_bo
     import coder_rl.prm.model as prm_model
     from coder_rl.prm import PRM
     from coder_rl.prm.model import STEP_TAG
+    from coder_rl.rl.config import RLConfig
     from coder_rl.rl.grpo import CodeReward
-    from coder_rl.rl.run import RLConfig
 
     prm = PRM(str(tiny_prm_dir))
     built = []
     real = prm_model.build_input
     monkeypatch.setattr(prm_model, "build_input", lambda *a: built.append(real(*a)) or built[-1])
-    reward = CodeReward(local_box, {STDIN.id: STDIN}, prm, RLConfig())
+    reward = CodeReward(local_box, {STDIN.id: STDIN}, prm, RLConfig().rewards)
     (value,) = asyncio.run(
         reward(prompts=[policy_prompt(STDIN)], completions=[COMPLETION], problem_id=[STDIN.id])
     )
@@ -246,7 +246,7 @@ def test_tcg_reward_tests_keep_a_call_based_problem_call_based(monkeypatch):
     """tests.source=tcg with a TCG that writes nothing usable: the problem MCTS then searches, and exports
     to the PRM, is still stated as called by name (it used to read "reads standard input")."""
     import coder_rl.policy
-    from coder_rl.reward_tests import RewardTestsConfig, with_reward_tests
+    from tcg.reward_tests import RewardTestsConfig, with_reward_tests
 
     monkeypatch.setattr(coder_rl.policy, "load_policy", lambda cfg: Recorder("nothing parses"))
     cfg = RewardTestsConfig(source="tcg", tcg_model="a-tcg", samples=1)

@@ -43,8 +43,8 @@ from coder_rl.mcts.synthesize import SynthesizeConfig
 from coder_rl.models.tiny import TinyModelConfig
 from coder_rl.policy.base import PolicyConfig
 from coder_rl.prm.train import PRMTrainConfig
+from coder_rl.rl.config import RLConfig
 from coder_rl.rl.evaluate import PassRateConfig
-from coder_rl.rl.run import RLConfig
 from coder_rl.rl.sft import PolicySFTConfig
 from coder_rl.search.run import SearchConfig
 from coder_rl.selfplay import SelfPlayConfig

@@ -31,7 +31,8 @@ def run(
     """GRPO with TRL (or PPO: --set algorithm=ppo): reward φ = α(t)·outcome + (1 − α(t))·discounted PRM
     step scores, plus a format reward. Rerun the same command to resume from the last checkpoint."""
     from coder_rl.config import load_config
-    from coder_rl.rl.run import RLConfig, run_rl
+    from coder_rl.rl.config import RLConfig
+    from coder_rl.rl.run import run_rl
 
     flags = {
         **data_flags(dataset, split, path, limit, difficulty),

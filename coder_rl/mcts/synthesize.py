@@ -29,8 +29,8 @@ from coder_rl.mcts.exports import correct_paths, journey, step_preferences, traj
 from coder_rl.mcts.search import MCTSConfig, ProblemSearch, search
 from coder_rl.mcts.tree import node_record
 from coder_rl.policy.base import Completion, Policy, PolicyConfig, SamplingParams
-from coder_rl.reward_tests import RewardTestsConfig, with_reward_tests
 from coder_rl.trajectory import PromptConfig
+from tcg.reward_tests import RewardTestsConfig, with_reward_tests
 
 OUTPUTS = ("trees", "trajectories", "correct", "preferences", "journeys")
 

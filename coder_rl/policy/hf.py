@@ -18,6 +18,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
+from coder_rl.devices import resolve_device
 from coder_rl.errors import UserError, first_line
 from coder_rl.policy.base import Completion, PolicyConfig, SamplingParams, truncate_at_stop
 
@@ -27,7 +28,10 @@ LOGITS_BYTES = 512 * 2**20  # float32 logits held at once when scoring logprobs 
 class HFPolicy:
     def __init__(self, cfg: PolicyConfig) -> None:
         self.cfg = cfg
-        self.device = _device(cfg.device)
+        try:
+            self.device = resolve_device(cfg.device)
+        except UserError as exc:
+            raise UserError(f"hf backend: {exc}") from None
         dtype = _dtype(cfg.dtype)
         try:
             self.model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
@@ -218,25 +222,6 @@ class StopOnStrings(StoppingCriteria):
             for tail in tails
         ]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-def _device(name: str) -> torch.device:
-    """'auto' is the GPU when there is one, else the CPU; any other name must be a device this machine has."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"hf backend: unknown device {name!r} (use auto, cpu, cuda, cuda:1, ...)") from None
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise UserError(
-            f"hf backend: device {name!r} is not available: {torch.cuda.device_count()} CUDA devices visible"
-        )
-    try:
-        torch.empty(0, device=device)  # fail now, rather than after loading the model
-    except Exception as exc:  # mps on a machine without it, ...
-        raise UserError(f"hf backend: device {name!r} is not available: {first_line(exc)}") from exc
-    return device
 
 
 def _dtype(name: str) -> str | torch.dtype:

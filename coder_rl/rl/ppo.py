@@ -23,44 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
-from coder_rl.config import Section
+from coder_rl.devices import resolve_device
 from coder_rl.errors import UserError
-from coder_rl.rl.rewards import alpha, format_reward, score_trajectories
+from coder_rl.rl.config import RLConfig, RLResult
+from coder_rl.rl.inputs import load_prm, rewarded_problems
+from coder_rl.rl.rewards import RewardConfig, alpha, format_reward, score_trajectories
 from coder_rl.trajectory import OPENING, policy_prompt, read_completion
 
 if TYPE_CHECKING:
     import torch
-
-    from coder_rl.rl.run import RLConfig, RLResult
-
-
-class PPOSection(Section):
-    """PPO's settings, with the names TRL's old PPOConfig used."""
-
-    max_steps: int = Field(100, ge=1, description="PPO updates (each on one batch of rollouts)")
-    learning_rate: float = Field(1e-6, gt=0)
-    batch_size: int = Field(8, ge=1, description="prompts per update")
-    mini_batch_size: int = Field(4, ge=1)
-    num_ppo_epochs: int = Field(4, ge=1)
-    max_completion_length: int = Field(512, ge=8)
-    temperature: float = Field(1.0, gt=0)
-    cliprange: float = Field(0.2, gt=0)
-    cliprange_value: float = Field(0.2, gt=0)
-    vf_coef: float = Field(0.1, ge=0)
-    kl_coef: float = Field(0.05, ge=0, description="per-token KL penalty against the initial policy")
-    gamma: float = Field(1.0, gt=0, le=1)
-    lam: float = Field(0.95, gt=0, le=1, description="GAE λ")
-    whiten_rewards: bool = False
-    max_grad_norm: float = Field(1.0, gt=0)
-    logging_steps: int = Field(1, ge=1)
-    save_steps: int = Field(50, ge=1)
-    save_total_limit: int = Field(
-        2, ge=1, description="checkpoints kept (each holds policy, value model, optimizer)"
-    )
-    bf16: bool = False
-    gradient_checkpointing: bool = False
 
 
 def _decode(tokenizer: Any, ids: Sequence[int]) -> str:
@@ -90,18 +61,18 @@ def token_positions(tokenizer: Any, ids: Sequence[int], ends: Sequence[int]) -> 
 
 def token_rewards(
     n_tokens: int, step_tokens: Sequence[int], outcome: float, scores: Sequence[float], fmt: float,
-    step: int, cfg: RLConfig,
+    step: int, rewards: RewardConfig, format_weight: float,
 ) -> list[float]:  # fmt: skip
     """φ spread over a completion's tokens; they sum to combined(outcome, scores, step) + w·format.
 
     Without step scores `combined` is the outcome alone (not α·outcome), and so is the last token's."""
-    a, m = alpha(step, cfg.rewards), len(scores)
-    rewards = [0.0] * n_tokens
+    a, m = alpha(step, rewards), len(scores)
+    out = [0.0] * n_tokens
     # The PRM may score fewer steps than were written (it cuts those past its max length): zip stops there.
     for j, (pos, score) in enumerate(zip(step_tokens, scores, strict=False)):
-        rewards[pos] += (1 - a) * cfg.rewards.gamma**j * score / m
-    rewards[-1] += (a * outcome if m else outcome) + cfg.format_weight * fmt
-    return rewards
+        out[pos] += (1 - a) * rewards.gamma**j * score / m
+    out[-1] += (a * outcome if m else outcome) + format_weight * fmt
+    return out
 
 
 def gae(
@@ -170,11 +141,12 @@ def _last_checkpoint(out: Path) -> Path | None:
 
 def dense_rewards(
     tokenizer: Any, ids: Sequence[int], n_tokens: int, outcome: float, scores: Sequence[float], fmt: float,
-    step: int, cfg: RLConfig,
+    step: int, rewards: RewardConfig, format_weight: float,
 ) -> list[float]:  # fmt: skip
     """A completion's per-token rewards; `ids` are its tokens less the EOS, `n_tokens` counts the EOS."""
     ends = [end - len(OPENING) for end in read_completion(_decode(tokenizer, ids)).ends]  # in the completion
-    return token_rewards(n_tokens, token_positions(tokenizer, ids, ends), outcome, scores, fmt, step, cfg)
+    positions = token_positions(tokenizer, ids, ends)
+    return token_rewards(n_tokens, positions, outcome, scores, fmt, step, rewards, format_weight)
 
 
 def _models(cfg: RLConfig, checkpoint: Path | None, device: torch.device) -> tuple[Any, Any, Any, Any]:
@@ -221,11 +193,11 @@ def sampling(temperature: float, max_new_tokens: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _autocast(cfg: RLConfig, device: torch.device) -> Any:
+def _autocast(bf16: bool, device: torch.device) -> Any:
     """bf16 is autocast over float32 weights, as in the HF Trainer; backward runs outside it."""
     import torch
 
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.ppo.bf16)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 @dataclass
@@ -254,7 +226,7 @@ def _rollout(
                     padding_side="left").to(device)  # fmt: skip
     context = enc.input_ids.shape[1]
     policy.eval()  # in train mode, gradient checkpointing turns the KV cache off: generation goes wrong
-    with torch.no_grad(), _autocast(cfg, device):
+    with torch.no_grad(), _autocast(cfg.ppo.bf16, device):
         ids = policy.generate(**enc, **sampling(cfg.ppo.temperature, cfg.ppo.max_completion_length),
                               pad_token_id=tokenizer.pad_token_id)  # fmt: skip
     # A completion runs to its first EOS, included: stopping is an action the policy takes.
@@ -266,7 +238,7 @@ def _rollout(
         box, prm.score_batch if prm else None, batch, trajectories, cfg.rewards
     )
     formats = format_reward(trajectories)
-    rows = [dense_rewards(tokenizer, *args, step, cfg)
+    rows = [dense_rewards(tokenizer, *args, step, cfg.rewards, cfg.format_weight)
             for args in zip(own, lengths, outcomes, scores, formats, strict=True)]  # fmt: skip
     width = ids.shape[1] - context
     response_mask = (
@@ -289,7 +261,7 @@ def _update(
     chunks = torch.arange(len(r.lengths)).split(ppo.mini_batch_size)
     policy.eval()
     value.eval()
-    with torch.no_grad(), _autocast(cfg, r.ids.device):
+    with torch.no_grad(), _autocast(cfg.ppo.bf16, r.ids.device):
         old_logp = torch.cat(
             [_logprobs(policy, r.ids[i], r.mask[i], r.context, ppo.temperature) for i in chunks]
         )
@@ -313,7 +285,7 @@ def _update(
     for _ in range(ppo.num_ppo_epochs):
         for i in torch.randperm(len(r.lengths), generator=shuffle).split(ppo.mini_batch_size):
             m, adv, ret, v_old = m_all[i], advantages[i], returns[i], old_values[i]
-            with _autocast(cfg, r.ids.device):
+            with _autocast(cfg.ppo.bf16, r.ids.device):
                 logp = _logprobs(policy, r.ids[i], r.mask[i], r.context, ppo.temperature)
                 v = _values(value, r.ids[i], r.mask[i], r.context)
             v_clipped = v_old + (v - v_old).clamp(-ppo.cliprange_value, ppo.cliprange_value)
@@ -378,7 +350,6 @@ def run_ppo(cfg: RLConfig) -> RLResult:
     from torch.utils.tensorboard import SummaryWriter
 
     from coder_rl.execution import open_sandbox
-    from coder_rl.rl.run import RLResult, load_prm, rewarded_problems
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UserError("PPO runs in one process (one GPU); for several GPUs use algorithm: grpo")
@@ -391,8 +362,7 @@ def run_ppo(cfg: RLConfig) -> RLResult:
     if state["step"] >= ppo.max_steps and (final / "config.json").is_file():
         return RLResult(final, log_history)  # finished already: nothing more to do
 
-    auto = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(auto if cfg.device == "auto" else cfg.device)
+    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     problems = rewarded_problems(cfg)
     tokenizer, policy, ref, value = _models(cfg, checkpoint, device)
