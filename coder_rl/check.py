@@ -41,7 +41,9 @@ class CheckConfig(Section):
 class CheckSummary:
     problems: int = 0
     resumed: int = 0
-    outcomes: Counter = field(default_factory=Counter)  # passed / failed / no_reference / sandbox_error
+    # passed / failed / no_reference / sandbox_error, over every problem asked for: resumed ones too, so a
+    # rerun reports (and exits with) what the whole output holds
+    outcomes: Counter = field(default_factory=Counter)
     verdicts: Counter = field(default_factory=Counter)  # over every test of every solution
     tests_run: int = 0
     seconds: float = 0.0
@@ -87,6 +89,11 @@ def run_check(cfg: CheckConfig, show_progress: bool = True) -> CheckSummary:
     done = prepare_output(out, settings, "sandbox check")
     todo = [p for p in problems if p.id not in done]
     summary = CheckSummary(problems=len(todo), resumed=len(problems) - len(todo))
+    if summary.resumed:
+        asked = {p.id for p in problems}
+        with out.open(encoding="utf-8") as f:
+            records = (json.loads(line) for line in f if line.strip())
+            summary.outcomes.update(r["outcome"] for r in records if r["problem_id"] in asked)
     start = time.perf_counter()
     progress = Progress(
         TextColumn("check"),

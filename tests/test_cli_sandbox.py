@@ -72,7 +72,7 @@ def test_check_writes_verdicts_and_the_passing_subset_and_resumes(tmp_path):
     assert [r["tests"] for r in records] == [3, 102, 8, 11, 88]
     assert len(passing.read_text().splitlines()) == 5
     again = run(*args, "--set", "max_solutions=1")
-    assert again.returncode == 0 and "checked 0 problems (5 already done)" in again.stdout
+    assert again.returncode == 0 and "checked 0 problems (5 already done): passed 5" in again.stdout
     other = run(*args, "--set", "max_solutions=2")
     assert_one_line_error(other, "was written with other settings")
 
@@ -86,11 +86,13 @@ def test_check_exits_1_when_a_reference_fails(tmp_path):
         "solutions": [PROGRAM],
     }
     rows.write_text(json.dumps(problem) + "\n")
-    result = run(
-        "sandbox", "check", "--dataset", "jsonl", "--path", str(rows), "--out", str(tmp_path / "v.jsonl")
-    )
+    args = ["sandbox", "check", "--dataset", "jsonl", "--path", str(rows), "--out", str(tmp_path / "v.jsonl")]
+    result = run(*args)
     assert result.returncode == 1
     assert "failed 1" in result.stdout and "wrong_answer 1" in result.stdout
+    # A rerun checks nothing new, but reports and exits with what the whole output holds.
+    again = run(*args)
+    assert again.returncode == 1 and "checked 0 problems (1 already done): failed 1" in again.stdout
 
 
 def test_bench_prints_figures_for_naive_and_local(tmp_path):

@@ -171,3 +171,14 @@ def test_humaneval_tests_call_the_prompts_helpers_not_the_programs(tmp_path):
     with Sandbox(workers=1, limits=Limits(time_s=2)) as box:
         assert box.run(problem.solutions[0], problem.tests).verdict is Verdict.PASSED
         assert box.run(identity, problem.tests).verdict is Verdict.WRONG_ANSWER
+
+
+def test_mbpp_entry_point_is_the_function_under_test_not_a_wrapper(tmp_path):
+    """`assert int(f(...)) == ...` tests f: the reference defines it; without a reference, the first
+    call that is not a builtin."""
+    row = {**MBPP_ROW, "test_list": ["assert int(similar_elements((3, 4), (5, 4))[0]) == 4"]}
+    (problem,) = load_problems(DataConfig(dataset="mbpp", path=_write(tmp_path, "a.jsonl", [row]))).problems
+    assert problem.metadata["entry_point"] == "similar_elements"
+    row = {**row, "code": "", "test_list": ["assert round(float(area(2)), 2) == 12.57"]}
+    (problem,) = load_problems(DataConfig(dataset="mbpp", path=_write(tmp_path, "b.jsonl", [row]))).problems
+    assert problem.metadata["entry_point"] == "area"

@@ -113,7 +113,7 @@ def check(
     }
     cfg = load_config(CheckConfig, config, sets, flags)
     summary = run_check(cfg)
-    outcomes = ", ".join(f"{k} {v}" for k, v in summary.outcomes.most_common()) or "nothing new"
+    outcomes = ", ".join(f"{k} {v}" for k, v in summary.outcomes.most_common()) or "no problem"
     verdicts = ", ".join(f"{k} {v}" for k, v in summary.verdicts.most_common())
     print(f"checked {summary.problems} problems ({summary.resumed} already done): {outcomes}")
     if summary.tests_run:

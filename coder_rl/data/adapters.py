@@ -7,6 +7,7 @@ Reasons are short snake_case names, stable enough to grep for in a run's report.
 from __future__ import annotations
 
 import ast
+import builtins
 import json
 from collections.abc import Callable
 from typing import Any
@@ -181,7 +182,7 @@ def mbpp_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
         tests=[AssertCase(f"{setup}\n{a}\n" if setup else a + "\n") for a in asserts],
         solutions=[code] if isinstance(code, str) and code.strip() else [],
         source="mbpp",
-        metadata={"entry_point": entry_point} if (entry_point := _first_def(asserts[0])) else {},
+        metadata={"entry_point": entry_point} if (entry_point := _first_def(asserts[0], code)) else {},
     )
 
 
@@ -293,12 +294,20 @@ def _optional_text(row: dict[str, Any], name: str) -> str:
     return value or ""
 
 
-def _first_def(assert_line: str) -> str | None:
-    """The function an MBPP assert tests: `assert foo(1) == 2` -> 'foo', `assert set(foo(x)) == ...` -> 'foo'."""
+def _first_def(assert_line: str, code: str | None) -> str | None:
+    """The function an MBPP assert tests: the first function it calls that the reference defines, else
+    the first that is not a builtin (`assert int(foo(1)) == 2` -> 'foo', `assert set(foo(x)) == ...` ->
+    'foo')."""
     try:
         tree = ast.parse(assert_line)
     except SyntaxError:
         return None
-    wrappers = {"set", "sorted", "list", "tuple", "abs", "round", "isclose", "len"}
     calls = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
-    return next((name for name in calls if name not in wrappers), None)
+    defined = set()
+    if code:
+        try:
+            defined = {n.name for n in ast.walk(ast.parse(code)) if isinstance(n, ast.FunctionDef)}
+        except SyntaxError:
+            pass
+    not_builtin = [name for name in calls if not hasattr(builtins, name) and name != "isclose"]
+    return next((name for name in calls if name in defined), None) or next(iter(not_builtin), None)
