@@ -22,6 +22,7 @@ from coder_rl.data import Problem
 from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.execution import SandboxConfig, open_sandbox
 from coder_rl.resumable import prepare_output
+from sandbox import Verdict
 
 
 class CheckOutputConfig(Section):
@@ -66,9 +67,9 @@ def check_record(problem: Problem, results: list[Any]) -> dict[str, Any]:
         )
     if not results:
         outcome = "no_reference"
-    elif any(s["verdict"] == "passed" for s in solutions):
+    elif any(r.verdict is Verdict.PASSED for r in results):
         outcome = "passed"
-    elif any(t.verdict.value == "sandbox_error" for r in results for t in r.tests):
+    elif any(t.verdict is Verdict.SANDBOX_ERROR for r in results for t in r.tests):
         outcome = "sandbox_error"  # ours, not the dataset's: rerun after removing this record
     else:
         outcome = "failed"

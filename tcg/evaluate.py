@@ -25,7 +25,7 @@ from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.execution import SandboxConfig, open_sandbox
-from sandbox import Sandbox
+from sandbox import Sandbox, Verdict
 from tcg.data import input_key
 from tcg.format import TestCase
 from tcg.generate import sample_cases
@@ -90,7 +90,7 @@ def score_problems(
     # may fail those tests while behaving exactly like the reference.
     references = [p.solutions[:max_references] for p in problems]
     own = iter(box.run_batch([(r, p.tests) for p, rs in zip(problems, references, strict=True) for r in rs]))
-    sound = [[r for r in rs if next(own).verdict.value == "passed"] for rs in references]
+    sound = [[r for r in rs if next(own).verdict is Verdict.PASSED] for rs in references]
     wrong = [[m.source for r in rs for m in mutants(r, mutants_per_reference, seed)] for rs in sound]
     # Known-wrong: a mutant that fails the dataset's own tests. Fail-fast: one failure decides, and a
     # mutant that loops would otherwise time out on every test.
@@ -99,7 +99,7 @@ def score_problems(
             [(m, p.tests) for p, ms in zip(problems, wrong, strict=True) for m in ms], fail_fast=True
         )
     )
-    known = [[m for m in ms if next(on_dataset).verdict.value != "passed"] for ms in wrong]
+    known = [[m for m in ms if next(on_dataset).verdict is not Verdict.PASSED] for ms in wrong]
     valid_tests = [
         [case for case, ok in zip(cases, valid or [], strict=False) if ok is True]
         for cases, valid in zip(generated, validity, strict=True)
@@ -112,7 +112,7 @@ def score_problems(
     )
     scores = []
     for problem, cases, count, ms, tests in zip(problems, generated, blocks, known, valid_tests, strict=True):
-        rejected = sum(next(on_generated).verdict.value != "passed" for _ in ms) if tests else 0
+        rejected = sum(next(on_generated).verdict is not Verdict.PASSED for _ in ms) if tests else 0
         scores.append(
             ProblemScores(
                 problem_id=problem.id,

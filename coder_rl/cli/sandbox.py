@@ -61,6 +61,7 @@ def run(
     """Run one program on its tests and print each verdict. Exits with status 1 unless every test passed."""
     from coder_rl.config import load_config
     from coder_rl.execution import SandboxConfig, open_sandbox
+    from sandbox import Verdict
 
     source = program.read_text(encoding="utf-8")
     cases = read_tests(tests)
@@ -77,7 +78,7 @@ def run(
             )
         passed = sum(t.passed for t in result.tests)
         print(f"{result.verdict.value}: {passed}/{len(result.tests)} tests passed")
-    if result.verdict.value != "passed":
+    if result.verdict is not Verdict.PASSED:
         raise typer.Exit(1)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field
 
@@ -28,7 +28,7 @@ from coder_rl.mcts.tree import Node, Rule, Tree, backup, priors, select
 from coder_rl.policy.base import Policy, SamplingParams
 from coder_rl.trajectory import DEFAULT_PROMPT, PromptConfig, next_step_prompt
 from pseudocode import STEP_STOP, Action, Step, extract_code, parse_step_body
-from sandbox import Sandbox, all_passed, pass_fraction
+from sandbox import ProgramResult, TestCase, Verdict, all_passed, pass_fraction
 
 
 class MCTSConfig(Section):
@@ -59,6 +59,12 @@ class ProblemSearch:
         return self.rollouts >= cfg.rollouts or (cfg.early_stop and self.solved)
 
 
+class BatchRunner(Protocol):
+    """What the search needs of a sandbox: a `Sandbox`, or a wrapper that times or counts its batches."""
+
+    def run_batch(self, batch: Sequence[tuple[str, Sequence[TestCase]]]) -> list[ProgramResult]: ...
+
+
 def child_actions(depth: int, count: int, max_depth: int) -> list[Action]:
     """The actions of a node's children at `depth` (the root is 0)."""
     if depth == 0:
@@ -69,7 +75,7 @@ def child_actions(depth: int, count: int, max_depth: int) -> list[Action]:
 
 
 def search(
-    policy: Policy, box: Sandbox, problems: Sequence[Problem], cfg: MCTSConfig, sampling: SamplingParams,
+    policy: Policy, box: BatchRunner, problems: Sequence[Problem], cfg: MCTSConfig, sampling: SamplingParams,
     prompt: PromptConfig = DEFAULT_PROMPT,
 ) -> list[ProblemSearch]:  # fmt: skip
     """Search every problem until its budget is spent (or it is solved, with early_stop)."""
@@ -81,7 +87,11 @@ def search(
 
 
 def run_round(
-    policy: Policy, box: Sandbox, states: Sequence[ProblemSearch], cfg: MCTSConfig, sampling: SamplingParams
+    policy: Policy,
+    box: BatchRunner,
+    states: Sequence[ProblemSearch],
+    cfg: MCTSConfig,
+    sampling: SamplingParams,
 ) -> None:
     leaves = [select(s.tree.root, cfg.exploration, cfg.rule) for s in states]
     for state, leaf in zip(states, leaves, strict=True):
@@ -153,7 +163,7 @@ def _simulate(
     return terminals
 
 
-def _score(box: Sandbox, terminals: list[tuple[ProblemSearch, Node]], cfg: MCTSConfig) -> None:
+def _score(box: BatchRunner, terminals: list[tuple[ProblemSearch, Node]], cfg: MCTSConfig) -> None:
     """Mark each as terminal and run its program; no program, or no tests, scores 0."""
     runnable = []
     for state, node in terminals:
@@ -168,4 +178,4 @@ def _score(box: Sandbox, terminals: list[tuple[ProblemSearch, Node]], cfg: MCTSC
     reward = pass_fraction if cfg.reward == "pass_fraction" else all_passed
     for (state, node), result in zip(runnable, results, strict=True):
         node.reward = reward(result)
-        state.errors.update(t.verdict.value for t in result.tests if t.verdict.value == "sandbox_error")
+        state.errors.update(t.verdict.value for t in result.tests if t.verdict is Verdict.SANDBOX_ERROR)

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from coder_rl.mcts.search import MCTSConfig, ProblemSearch, search
 from coder_rl.mcts.tree import node_record
 from coder_rl.policy.base import Completion, Policy, PolicyConfig, SamplingParams
 from coder_rl.trajectory import PromptConfig
+from sandbox import ProgramResult, Sandbox, TestCase
 from tcg.reward_tests import RewardTestsConfig, with_reward_tests
 
 OUTPUTS = ("trees", "trajectories", "correct", "preferences", "journeys")
@@ -90,15 +91,15 @@ class CountingPolicy:
 
 
 class TimedSandbox:
-    """The sandbox, timing its batches."""
+    """The sandbox, timing its batches (a `BatchRunner`)."""
 
-    def __init__(self, box: Any) -> None:
+    def __init__(self, box: Sandbox) -> None:
         self.box, self.seconds = box, 0.0
 
-    def run_batch(self, *args: Any, **kwargs: Any) -> Any:
+    def run_batch(self, batch: Sequence[tuple[str, Sequence[TestCase]]]) -> list[ProgramResult]:
         start = time.perf_counter()
         try:
-            return self.box.run_batch(*args, **kwargs)
+            return self.box.run_batch(batch)
         finally:
             self.seconds += time.perf_counter() - start
 
@@ -155,7 +156,7 @@ class GroupSearcher:
             states, error = (
                 search(self.policy, self.sandbox, group, self.cfg.mcts, self.cfg.sampling, self.cfg.prompt),
                 None,
-            )  # type: ignore[arg-type]
+            )
         except Exception as exc:  # a policy timeout, a dead server: recorded, the run goes on
             states, error = (
                 [ProblemSearch(p) for p in group],
