@@ -19,7 +19,7 @@ from coder_rl.bench.learning import (
     run_learning_bench,
 )
 from coder_rl.rl.evaluate import pass_at_k
-from tests.test_cli import assert_one_line_error, run
+from tests.helpers import assert_one_line_error, run
 
 
 @pytest.mark.parametrize(

@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.test_data_taco import TACO_SAMPLE
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "coder_rl.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, text: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.stderr
+from tests.helpers import REPO, TACO_SAMPLE, assert_one_line_error, run
 
 
 def test_help_imports_nothing_heavy():

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from tests.test_cli import assert_one_line_error, run
-from tests.test_data_taco import TACO_SAMPLE
+from tests.helpers import TACO_SAMPLE, assert_one_line_error, run
 
 PROGRAM = "a, b = map(int, input().split())\nprint(a + b)\n"
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from coder_rl.data import DataConfig, Problem, load_problems
 from coder_rl.data.adapters import problem_to_taco_row, taco_row, taco_tests
 from sandbox import CallCase, StdioCase
-
-TACO_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "taco_sample" / "train.jsonl"
+from tests.helpers import TACO_SAMPLE
 
 # Per row of the real file: (tests, kind, fn_name, solutions), counted from the raw JSON by hand.
 EXPECTED = [

@@ -77,7 +77,7 @@ def _imports(root: Path, path: Path) -> set[str]:
             name = ".".join(base + ([node.module] if node.module else []))
             # `from pkg import mod` may import a submodule
             found |= {name} | {f"{name}.{alias.name}" for alias in node.names}
-    return {name for name in found if name.split(".")[0] in PACKAGES}
+    return found
 
 
 def _known(root: Path, name: str) -> str:
@@ -98,7 +98,8 @@ def violations(root: Path = ROOT) -> list[str]:
         for path in sorted((root / package).rglob("*.py")):
             module = _module(root, path)
             layer, prefix = _owner(module)
-            for imported in sorted({_known(root, name) for name in _imports(root, path)}):
+            ours = {name for name in _imports(root, path) if name.split(".")[0] in PACKAGES}
+            for imported in sorted({_known(root, name) for name in ours}):
                 target_layer, target_prefix = _owner(imported)
                 name = LAYERS[layer][0]
                 if target_layer > layer:
@@ -129,3 +130,13 @@ def test_the_contract_catches_upward_and_sideways_imports(tmp_path):
         "coder_rl.data (core) imports coder_rl.rl.run (pipelines): upward",
         "coder_rl.rl.run imports coder_rl.verify: both in pipelines, which are independent",
     ]
+
+
+def test_no_test_module_imports_another():
+    """Shared test helpers live in tests/helpers.py (and fixtures in conftest.py)."""
+    importing = [
+        path.name
+        for path in sorted((ROOT / "tests").glob("test_*.py"))
+        if any(name.startswith("tests.test_") for name in _imports(ROOT, path))
+    ]
+    assert importing == []

@@ -22,7 +22,7 @@ from coder_rl.data.listops import (
 from coder_rl.errors import UserError
 from pseudocode.steps import Action, Step, extract_code
 from sandbox import CallCase, StdioCase
-from tests.test_cli import assert_one_line_error, run
+from tests.helpers import assert_one_line_error, run
 
 
 def _load(split: str, limit: int | None = None, seed: int = 0, **more) -> list[Problem]:

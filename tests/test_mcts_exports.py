@@ -7,7 +7,7 @@ from coder_rl.mcts.exports import correct_paths, journey, step_preferences, traj
 from pseudocode import parse_steps
 from pseudocode.prompts import problem_prompt
 from sandbox import StdioCase
-from tests.test_mcts_tree import small_tree
+from tests.helpers import small_tree
 
 PROBLEM = Problem(id="p", question="Print 1.", tests=[StdioCase("", "1\n")], solutions=["print(1)"])
 

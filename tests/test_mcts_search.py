@@ -2,54 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from coder_rl.data import Problem
 from coder_rl.mcts.search import MCTSConfig, child_actions, search
-from coder_rl.policy.base import Completion, SamplingParams
+from coder_rl.policy.base import SamplingParams
 from pseudocode import Action
-from sandbox import StdioCase
-
-PROBLEM = Problem(
-    id="double",
-    question="Print twice the integer on the input.",
-    tests=[StdioCase("2\n", "4\n"), StdioCase("5\n", "10\n")],
-    solutions=["print(2 * int(input()))"],
-)
-
-
-class ScriptedPolicy:
-    """Writes steps from a script keyed by the requested action and what the steps so far contain:
-    one plan leads to a correct program, the others to wrong ones. Records every call."""
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-        self.counter = 0
-
-    def generate(self, prompts, params):
-        self.calls.append(len(prompts))
-        return [[self._complete(prompt)] for prompt in prompts]
-
-    def _complete(self, prompt: str) -> Completion:
-        self.counter += 1
-        action = re.search(r'<step action="(\w+)">\n$', prompt).group(1)
-        trajectory = prompt.split("### Steps", 1)[1]
-        if action == "define":
-            plan = ["plan: double the number", "plan: add one", "plan: square it"][self.counter % 3]
-            text = plan
-        elif action == "refine":
-            text = "read n, then compute"
-        else:
-            good = "double the number" in trajectory
-            text = (
-                "```python\n" + ("print(2 * int(input()))" if good else "print(int(input()) + 1)") + "\n```"
-            )
-        return Completion(text + "\n</step>", num_tokens=5, finish_reason="stop", token_logprobs=[-0.5] * 5)
-
-    def close(self) -> None:
-        pass
+from tests.helpers import PROBLEM, ScriptedPolicy
 
 
 def test_child_actions_follow_the_define_refine_generate_order():

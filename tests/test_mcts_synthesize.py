@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from tests.test_cli import REPO, assert_one_line_error, run
-from tests.test_data_taco import TACO_SAMPLE
+from tests.helpers import REPO, TACO_SAMPLE, assert_one_line_error, run
 
 
 def args(tiny_model_dir, out, *extra):

@@ -6,23 +6,10 @@ import math
 
 import pytest
 
-from coder_rl.mcts import Tree, backup, hard_label, priors, select
+from coder_rl.mcts import hard_label, priors, select
 from coder_rl.mcts.tree import node_record, score
 from pseudocode import Action, Step
-
-
-def small_tree():
-    """root -> A, B (define); A -> A1 (reward 1), A2 (reward 0); B -> B1 (reward 0.5); one backup each."""
-    tree = Tree()
-    a = tree.add_child(tree.root, Step(Action.DEFINE, "a"), prior=0.75)
-    b = tree.add_child(tree.root, Step(Action.DEFINE, "b"), prior=0.25)
-    a1 = tree.add_child(a, Step(Action.GENERATE, "print(1)"), prior=0.5)
-    a2 = tree.add_child(a, Step(Action.GENERATE, "print(2)"), prior=0.5)
-    b1 = tree.add_child(b, Step(Action.GENERATE, "print(3)"))
-    for leaf, reward in ((a1, 1.0), (a2, 0.0), (b1, 0.5)):
-        leaf.terminal, leaf.reward = True, reward
-        backup(leaf, reward)
-    return tree, a, b, a1, a2, b1
+from tests.helpers import small_tree
 
 
 def test_backed_up_values_are_means_along_the_path():

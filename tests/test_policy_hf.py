@@ -11,6 +11,7 @@ import torch
 from coder_rl.errors import UserError
 from coder_rl.policy import PolicyConfig, SamplingParams, load_policy
 from coder_rl.policy.hf import HFPolicy
+from tests.helpers import greedy_alone, tie_free
 
 # different lengths, so batches are left-padded
 PROMPTS = [
@@ -27,26 +28,6 @@ def policy(tiny_model_dir) -> HFPolicy:
     policy = load_policy(PolicyConfig(model=str(tiny_model_dir), device="cpu", batch_size=2))
     assert isinstance(policy, HFPolicy)
     return policy
-
-
-def greedy_alone(policy: HFPolicy, prompt: str, max_tokens: int) -> tuple[list[int], float]:
-    """Greedy token ids of `prompt` generated on its own, and the smallest top-2 logit gap on the way."""
-    batch = policy.tokenizer(prompt, return_tensors="pt")
-    out = policy.model.generate(
-        **batch, do_sample=False, max_new_tokens=max_tokens, return_dict_in_generate=True, output_logits=True
-    )
-    top2 = torch.stack(out.logits)[:, 0].float().topk(2).values
-    return out.sequences[0, batch["input_ids"].shape[1] :].tolist(), (top2[:, 0] - top2[:, 1]).min().item()
-
-
-def tie_free(policy: HFPolicy, prompts: list[str], max_tokens: int) -> list[str]:
-    """The prompts whose greedy completion never has its top two logits within 1e-3 of each other.
-
-    Padding or another batch shape moves logits by float noise (~1e-6): enough to flip the greedy choice
-    at a near tie, after which two runs part ways. Greedy runs of these prompts cannot, so they may be
-    compared exactly. Which prompts qualify depends on the trained weights, so it is checked, not assumed.
-    """
-    return [p for p in prompts if greedy_alone(policy, p, max_tokens)[1] >= 1e-3]
 
 
 def test_n_completions_per_prompt_in_batches(policy):

@@ -15,8 +15,8 @@ from coder_rl.policy import PolicyConfig, SamplingParams, load_policy
 from coder_rl.policy import openai as openai_backend
 from coder_rl.policy.hf import HFPolicy
 from coder_rl.policy.openai import OpenAIPolicy
+from tests.helpers import tie_free
 from tests.openai_server import create_app, serve, wait_until_idle
-from tests.test_policy_hf import tie_free
 
 PROMPTS = ["def encode(s):\n", "n = int(input())\nfor i in range(n):\n", "import sys\n", "class Solution:\n"]
 GREEDY = SamplingParams(max_tokens=12, temperature=0)

@@ -20,7 +20,7 @@ from coder_rl.trajectory import OPENING, next_step_prompt, policy_prompt, statem
 from pseudocode import Action, Step, format_steps, step_prompt
 from pseudocode.prompts import problem_prompt
 from pseudocode.steps import step_open
-from tests.test_cli import assert_one_line_error, run
+from tests.helpers import assert_one_line_error, run
 
 
 def test_warm_start_lowers_the_loss(tiny_model_dir, tmp_path):

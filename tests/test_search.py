@@ -28,8 +28,7 @@ from coder_rl.verify import Candidate, Verifier, VerifierConfig
 from pseudocode import Action, Step, step_prompt
 from pseudocode.prompts import problem_prompt
 from sandbox import StdioCase
-from tests.test_cli import assert_one_line_error, run
-from tests.test_mcts_search import PROBLEM, ScriptedPolicy
+from tests.helpers import PROBLEM, ScriptedPolicy, assert_one_line_error, run
 
 OTHER = Problem(id="triple", question="Print three times the integer.", tests=[StdioCase("2\n", "6\n")])
 

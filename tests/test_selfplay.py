@@ -20,7 +20,7 @@ import pytest
 from coder_rl import selfplay
 from coder_rl.errors import UserError
 from coder_rl.selfplay import SelfPlayConfig, run_selfplay, selfplay_log, summary_table
-from tests.test_cli import assert_one_line_error, run
+from tests.helpers import assert_one_line_error, run
 
 STAGES = ("synthesize_stage", "_prm", "_sft", "_rl", "_pass_rate")
 EVAL_KEYS = {"iteration", "problems", "pass_at_1", "pass_at", "solved", "pass_fraction", "format"}

@@ -22,7 +22,7 @@ from coder_rl.serve import ServeConfig, VerifierClient, VerifierError, create_ap
 from coder_rl.verify import Candidate, Verifier, VerifierConfig
 from pseudocode import Action, Step
 from sandbox import StdioCase
-from tests.test_cli import REPO, assert_one_line_error, run
+from tests.helpers import REPO, assert_one_line_error, run
 
 DOUBLE = {"question": "Print twice n.", "tests": [{"kind": "stdin", "stdin": "2\n", "expected_stdout": "4\n"},
                                                    {"kind": "stdin", "stdin": "5\n", "expected_stdout": "10\n"}]}  # fmt: skip

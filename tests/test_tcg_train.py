@@ -10,7 +10,7 @@ import pytest
 
 from coder_rl.errors import UserError
 from tcg.train import TCGTrainConfig, run_tcg_train
-from tests.test_cli import assert_one_line_error, run
+from tests.helpers import assert_one_line_error, run
 
 
 def config(tiny_model_dir, out, **changes) -> TCGTrainConfig:
