@@ -2,7 +2,7 @@
 
 It measures how far a dataset can be trusted as a reward source, and cleans it, as DeepCoder did:
 problems whose reference fails its own tests give wrong rewards. Output: one JSONL record per
-problem (resumable, see `coder_rl.resumable`), and optionally the subset of problems whose
+problem (resumable, see `coder_rl.rundir`), and optionally the subset of problems whose
 reference passes, with only the passing solutions kept, as coder-rl problems JSONL.
 """
 
@@ -21,7 +21,7 @@ from coder_rl.config import Section
 from coder_rl.data import Problem
 from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.execution import SandboxConfig, open_sandbox
-from coder_rl.resumable import prepare_output
+from coder_rl.rundir import prepare_output
 from sandbox import Verdict
 
 

@@ -1,7 +1,7 @@
 """`coder-rl model generate`: sample completions for a dataset's problems with any policy backend.
 
 Output is JSONL, one line per problem, appended as each batch finishes and resumable (see
-`coder_rl.resumable`): the sidecar records the policy and sampling settings.
+`coder_rl.rundir`): the sidecar records the policy and sampling settings.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from coder_rl.config import Section
 from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.policy.base import PolicyConfig, SamplingParams
 from coder_rl.prompts import CODE_FENCE_STOP, code_prompt
-from coder_rl.resumable import prepare_output
+from coder_rl.rundir import prepare_output
 
 
 class CodeSamplingParams(SamplingParams):

@@ -30,7 +30,7 @@ from coder_rl.prm.train import PRMTrainConfig
 from coder_rl.rl.config import RLConfig
 from coder_rl.rl.evaluate import PassRateConfig
 from coder_rl.rl.sft import PolicySFTConfig
-from coder_rl.stages import StageLog
+from coder_rl.rundir import StageLog
 
 
 class SelfPlayConfig(Section):

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from coder_rl.config import Section
+from coder_rl.rundir import replace_dir
 
 
 class StageSection(Section):
@@ -27,6 +28,18 @@ class StageSection(Section):
     gradient_checkpointing: bool = False
 
 
+def run_args(output_dir: Path, seed: int, device: str) -> dict[str, Any]:
+    """What every training command passes to transformers' TrainingArguments (or TRL's configs) beside
+    its own trainer section: where to save, when, the seed, the CPU when asked, TensorBoard logs."""
+    return {
+        "output_dir": str(output_dir),
+        "report_to": ["tensorboard"],
+        "save_strategy": "steps",
+        "seed": seed,
+        "use_cpu": device == "cpu",
+    }
+
+
 def train_resuming(trainer: Any, out: Path) -> None:
     """Train, resuming from the last checkpoint in `out`. A checkpoint that already reached max_steps is
     loaded instead: transformers' Trainer would run one more step past it before checking the limit.
@@ -44,3 +57,17 @@ def train_resuming(trainer: Any, out: Path) -> None:
             trainer.state = state
             return
     trainer.train(resume_from_checkpoint=checkpoint)
+
+
+def save_final(trainer: Any, out: Path, files: dict[str, str] | None = None) -> Path:
+    """Save the trained model and its tokenizer, with `files` (name -> text) beside them, to out/final:
+    written whole, then renamed, so a `final` that exists is complete. Every process calls it (under
+    `accelerate launch`); the main one writes."""
+    final, tmp = out / "final", out / "final.tmp"
+    trainer.save_model(str(tmp))
+    if trainer.is_world_process_zero():
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text)
+        replace_dir(tmp, final)
+    trainer.accelerator.wait_for_everyone()
+    return final

@@ -1,6 +1,6 @@
 """Generation: sample test suites from a TCG model through any policy backend, and parse them.
 
-`coder-rl tcg generate` writes one JSONL record per problem (resumable, see `coder_rl.resumable`):
+`coder-rl tcg generate` writes one JSONL record per problem (resumable, see `coder_rl.rundir`):
 every sample's text, the tests parsed from it and what was dropped, by reason.
 """
 
@@ -20,7 +20,7 @@ from coder_rl.config import Section
 from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.data.problem import Problem
 from coder_rl.policy.base import Policy, PolicyConfig, SamplingParams
-from coder_rl.resumable import prepare_output
+from coder_rl.rundir import prepare_output
 from sandbox import case_from_dict, case_to_dict
 from tcg.format import TestCase, parse_cases
 from tcg.prompts import TESTS_STOP, tcg_prompt

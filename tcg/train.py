@@ -23,7 +23,8 @@ from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.execution import SandboxConfig, open_sandbox
 from coder_rl.policy.base import PolicyConfig
-from coder_rl.training import StageSection, train_resuming
+from coder_rl.rundir import claim, replace_dir, without
+from coder_rl.training import StageSection, run_args, train_resuming
 from tcg.data import sft_examples, usable_cases
 from tcg.generate import SuiteSamplingParams, sample_cases, sample_tests
 from tcg.pairs import PairSource, build_pairs
@@ -122,7 +123,6 @@ def _sft(cfg: TCGTrainConfig, problems: list[Problem], out: Path) -> StageResult
     dataset = Dataset.from_list(rows)
     dataset.save_to_disk(str(out / "data" / "sft"))
     args = SFTConfig(
-        output_dir=str(stage_dir),
         completion_only_loss=True,  # learn to write tests, not to repeat the problem statement
         **_trainer_args(cfg, cfg.sft, stage_dir),
     )
@@ -160,9 +160,7 @@ def _dpo(cfg: TCGTrainConfig, problems: list[Problem], out: Path, sft_model: Pat
         if cfg.dpo.sft_weight
         else {}
     )
-    args = DPOConfig(
-        output_dir=str(stage_dir), beta=cfg.dpo.beta, **losses, **_trainer_args(cfg, cfg.dpo, stage_dir)
-    )
+    args = DPOConfig(beta=cfg.dpo.beta, **losses, **_trainer_args(cfg, cfg.dpo, stage_dir))
     trainer = DPOTrainer(
         model=str(sft_model),
         args=args,
@@ -228,19 +226,12 @@ def _stage_dir(cfg: TCGTrainConfig, out: Path, stage: str) -> Path:
     would resume a checkpoint into a different run, so it is refused."""
     stage_dir = out / stage
     unrelated = {"sandbox", "device"} | ({"dpo", "max_references"} if stage == "sft" else set())
-    settings = cfg.model_dump(mode="json", exclude=unrelated)
-    for section in ("sft", "dpo"):  # how long to train and how often to save may change on resume
-        for knob in ("max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps"):
-            settings.get(section, {}).pop(knob, None)
-    marker = stage_dir / "coder_rl_settings.json"
-    if marker.exists():
-        if json.loads(marker.read_text()) != settings:
-            raise UserError(
-                f"{stage_dir} was started with other settings ({marker}); use another output_dir or remove it"
-            )
-    else:
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps(settings, indent=1))
+    # how long to train and how often to save may change on resume
+    knobs = ("max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps")
+    settings = without(
+        cfg.model_dump(mode="json", exclude=unrelated), [f"{s}.{k}" for s in ("sft", "dpo") for k in knobs]
+    )
+    claim(stage_dir / "coder_rl_settings.json", settings, "use another output_dir or remove it")
     return stage_dir
 
 
@@ -256,13 +247,7 @@ def _trainer_args(cfg: TCGTrainConfig, stage: StageSection, stage_dir: Path) -> 
             "problems_per_call",
         }
     )
-    return {
-        **settings,
-        "report_to": ["tensorboard"],
-        "save_strategy": "steps",
-        "seed": cfg.seed,
-        "use_cpu": cfg.device == "cpu",
-    }
+    return {**settings, **run_args(stage_dir, cfg.seed, cfg.device)}
 
 
 def _peft_config(lora: LoraSection) -> Any:
@@ -296,7 +281,6 @@ def _train_and_save(
 
     train_resuming(trainer, stage_dir)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    final = stage_dir / "final"
     tmp = stage_dir / "final.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     if cfg.lora.enabled:  # later stages and generation load a plain model: merge into the full base
@@ -308,7 +292,7 @@ def _train_and_save(
     (tmp / "coder_rl_stage.json").write_text(
         json.dumps({"stage": stage, "examples": examples, "losses": losses})
     )
-    tmp.rename(final)  # "final" appears only once complete: a rerun trusts it
+    final = replace_dir(tmp, stage_dir / "final")
     return StageResult(stage, final, examples, losses[0] if losses else None, losses[-1] if losses else None)
 
 

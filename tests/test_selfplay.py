@@ -276,7 +276,7 @@ def test_cli_errors_and_help(tmp_path):
     assert_one_line_error(run("selfplay", "--set", "nope=1"), "config error: nope: unknown key")
     selfplay_log(SelfPlayConfig(run_dir=str(tmp_path)))  # a run directory with the default settings
     refused = run("selfplay", "--out", str(tmp_path), "--set", "device=cpu")
-    assert_one_line_error(refused, f"{tmp_path} was run with other settings")
+    assert_one_line_error(refused, f"{tmp_path} was written with other settings")
     helped = run("selfplay", "--help")
     assert helped.returncode == 0 and "--iterations" in helped.stdout
 

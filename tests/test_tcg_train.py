@@ -127,5 +127,5 @@ def test_dpo_without_sft_is_one_line_through_the_cli(tiny_model_dir, tmp_path):
 
 def test_a_rerun_with_other_settings_is_refused(tiny_model_dir, tmp_path):
     run_tcg_train(config(tiny_model_dir, tmp_path, sft={"max_steps": 2}), stage="sft")
-    with pytest.raises(UserError, match="was started with other settings"):
+    with pytest.raises(UserError, match="was written with other settings"):
         run_tcg_train(config(tiny_model_dir, tmp_path, lora={"enabled": True}), stage="sft")

@@ -46,9 +46,9 @@ from coder_rl.prm.train import PRMTrainConfig
 from coder_rl.rl.config import RLConfig
 from coder_rl.rl.evaluate import PassRateConfig
 from coder_rl.rl.sft import PolicySFTConfig
+from coder_rl.rundir import StageLog
 from coder_rl.search.run import SearchConfig
 from coder_rl.selfplay import SelfPlayConfig
-from coder_rl.stages import StageLog
 from coder_rl.trajectory import PromptConfig
 from tcg.train import TCGTrainConfig
 

@@ -10,7 +10,6 @@ written with their error, and the run goes on.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -23,12 +22,13 @@ from pydantic import Field
 from coder_rl.config import Section
 from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.data.problem import Problem
-from coder_rl.errors import UserError, first_line
+from coder_rl.errors import first_line
 from coder_rl.execution import SandboxConfig, open_sandbox
 from coder_rl.mcts.exports import correct_paths, journey, step_preferences, trajectories
 from coder_rl.mcts.search import MCTSConfig, ProblemSearch, search
 from coder_rl.mcts.tree import node_record
 from coder_rl.policy.base import Completion, Policy, PolicyConfig, SamplingParams
+from coder_rl.rundir import claim, save_json, without
 from coder_rl.trajectory import PromptConfig
 from sandbox import ProgramResult, Sandbox, TestCase
 from tcg.reward_tests import RewardTestsConfig, with_reward_tests
@@ -251,22 +251,8 @@ def _manifest(out: Path, cfg: SynthesizeConfig) -> dict[str, Any]:
     """Read or start the manifest; a run with other settings is refused, not mixed in."""
     settings = cfg.model_dump(mode="json", include={"data", "tests", "policy", "sampling", "mcts", "output"})
     settings["policy"] = {k: settings["policy"][k] for k in ("backend", "model", "dtype")}
-    settings["output"].pop("problems_per_shard")  # a throughput knob: may change on resume
-    path = out / "manifest.json"
-    if path.exists():
-        try:
-            manifest = json.loads(path.read_text())
-        except ValueError:
-            raise UserError(f"{path} is damaged (not JSON); remove {out} or use another output.dir") from None
-        if manifest.get("settings") != settings:
-            raise UserError(
-                f"{out} was written with other settings ({path}); use another output.dir or remove it"
-            )
-        return manifest
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = {"settings": settings, "shards": []}
-    _save_json(path, manifest)
-    return manifest
+    settings = without(settings, ["output.problems_per_shard"])  # a throughput knob: may change on resume
+    return claim(out / "manifest.json", settings, "use another output.dir or remove it", shards=[])
 
 
 def _write_shard(
@@ -303,10 +289,4 @@ def _write_shard(
         tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         tmp.replace(directory / f"{name}.jsonl")
     manifest["shards"].append({"name": name, "problems": [s.problem.id for s in states]})
-    _save_json(out / "manifest.json", manifest)
-
-
-def _save_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    save_json(out / "manifest.json", manifest)

@@ -43,15 +43,24 @@ def prepare_tokenizer(tokenizer: Any) -> tuple[int, int, int]:
     return tokenizer.convert_tokens_to_ids(STEP_TAG), ids[0], ids[1]
 
 
-def init_prm(base_model: str | Path, out: Path, max_length: int | None = None) -> Path:
-    """A PRM in shape, untrained: `base_model` with the step tag added to its vocabulary, saved to `out`
-    (where `coder-rl prm train` would start; tests and benchmarks score with it as it is)."""
+def prm_base(base_model: str | Path, dtype: Any = None) -> tuple[Any, Any, tuple[int, int, int]]:
+    """Where a PRM starts: `base_model` and its tokenizer with the step tag added to the vocabulary (the
+    embeddings resized to match), and the (tag, "+", "-") token ids."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base_model)
-    prepare_tokenizer(tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(base_model)
+    ids = prepare_tokenizer(tokenizer)
+    model = AutoModelForCausalLM.from_pretrained(
+        base_model, **({"dtype": dtype} if dtype is not None else {})
+    )
     model.resize_token_embeddings(len(tokenizer))
+    return model, tokenizer, ids
+
+
+def init_prm(base_model: str | Path, out: Path, max_length: int | None = None) -> Path:
+    """A PRM in shape, untrained (`prm_base`), saved to `out`: where `coder-rl prm train` would start;
+    tests and benchmarks score with it as it is."""
+    model, tokenizer, _ = prm_base(base_model)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     if max_length is not None:

@@ -30,10 +30,10 @@ from coder_rl.prm.model import (
     Aggregation,
     aggregate,
     build_input,
-    prepare_tokenizer,
+    prm_base,
     step_scores,
 )
-from coder_rl.training import StageSection, train_resuming
+from coder_rl.training import StageSection, run_args, save_final, train_resuming
 from pseudocode import Step
 
 
@@ -292,32 +292,21 @@ class PRMResult:
 
 def run_prm_train(cfg: PRMTrainConfig) -> PRMResult:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
     records = read_trajectories(Path(cfg.trajectories))
     training, evaluation = split_problems(records, cfg.eval_fraction, cfg.seed)
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
-    tag_id, good_id, bad_id = prepare_tokenizer(tokenizer)
+    # float32 weights, whatever the checkpoint holds: bf16 (`trainer.bf16`) is autocast, since AdamW's
+    # small updates round away on bf16 weights.
+    model, tokenizer, (tag_id, good_id, bad_id) = prm_base(cfg.model, dtype=torch.float32)
     rows = [row for record in training if (row := _trajectory_row(tokenizer, record, tag_id, cfg))["tags"]]
     if not rows:
         raise UserError("no trajectory left to train on (all held out, or none fits max_length)")
     pairs = sibling_pairs(training, cfg.pairwise_gap) if cfg.pairwise_weight else []
     pair_rows = [row for pair in pairs if (row := _pair_row(tokenizer, pair, tag_id, cfg.max_length))]
-    # float32 weights, whatever the checkpoint holds: bf16 (`trainer.bf16`) is autocast, since AdamW's
-    # small updates round away on bf16 weights.
-    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32)
-    model.resize_token_embeddings(len(tokenizer))
     out = Path(cfg.output_dir)
     settings = cfg.trainer.model_dump(exclude={"max_length"})  # the PRM's own max_length applies
-    args = TrainingArguments(
-        output_dir=str(out),
-        **settings,
-        report_to=["tensorboard"],
-        save_strategy="steps",
-        seed=cfg.seed,
-        use_cpu=cfg.device == "cpu",
-        remove_unused_columns=False,
-    )
+    args = TrainingArguments(**settings, **run_args(out, cfg.seed, cfg.device), remove_unused_columns=False)
 
     class StepTrainer(Trainer):
         def compute_loss(
@@ -337,13 +326,12 @@ def run_prm_train(cfg: PRMTrainConfig) -> PRMResult:
     )
     train_resuming(trainer, out)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    final = out / "final"
-    trainer.save_model(str(final))  # every process calls it; the main one writes
+    # PRM(path) reads the max length it was trained with from PRM_SETTINGS
+    final = save_final(trainer, out, {PRM_SETTINGS: json.dumps({"max_length": cfg.max_length})})
     train_steps, train_pairs = sum(len(r["tags"]) for r in rows), len(pair_rows)
     first, last = (losses[0], losses[-1]) if losses else (None, None)
     if not trainer.is_world_process_zero():  # under `accelerate launch`: the main process evaluates
         return PRMResult(final, train_steps, train_pairs, 0, first, last, None, None)
-    (final / PRM_SETTINGS).write_text(json.dumps({"max_length": cfg.max_length}))  # read by PRM(path)
     held_scores = _held_out_scores(model, tokenizer, evaluation, (tag_id, good_id, bad_id), cfg.max_length)
     scores, labels = [], []
     groups: dict[str, list[tuple[float, float]]] = defaultdict(list)  # problem -> (PRM score, reward)

@@ -19,7 +19,7 @@ from coder_rl.execution import open_sandbox
 from coder_rl.rl.config import RLConfig, RLResult
 from coder_rl.rl.inputs import load_prm, rewarded_problems
 from coder_rl.rl.rewards import RewardConfig, alpha, combined, format_reward, score_trajectories
-from coder_rl.training import train_resuming
+from coder_rl.training import run_args, save_final, train_resuming
 from coder_rl.trajectory import policy_prompt, read_completion
 from sandbox import Sandbox
 
@@ -74,13 +74,9 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
     out = Path(cfg.output_dir)
     try:
         args = GRPOConfig(
-            output_dir=str(out),
             **cfg.grpo.model_dump(),
             reward_weights=[1.0, cfg.format_weight] + [1.0] * len(extra_rewards or []),
-            report_to=["tensorboard"],
-            save_strategy="steps",
-            seed=cfg.seed,
-            use_cpu=cfg.device == "cpu",
+            **run_args(out, cfg.seed, cfg.device),
         )
     except ValueError as exc:  # TRL's own checks (the batch must hold whole groups, say)
         raise UserError(f"config error: grpo: {exc}") from None
@@ -94,6 +90,4 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
             train_dataset=dataset,
         )
         train_resuming(trainer, out)
-    final = out / "final"
-    trainer.save_model(str(final))
-    return RLResult(final, trainer.state.log_history)
+    return RLResult(save_final(trainer, out), trainer.state.log_history)

@@ -14,6 +14,7 @@ from coder_rl.data.problem import Problem
 from coder_rl.devices import resolve_device
 from coder_rl.errors import UserError
 from coder_rl.rl.config import RLConfig
+from coder_rl.rundir import save_json
 from tcg.reward_tests import with_reward_tests
 
 if TYPE_CHECKING:
@@ -49,9 +50,7 @@ def _cached_reward_tests(problems: list[Problem], cfg: RLConfig) -> list[Problem
             for p in with_reward_tests(problems, cfg.tests, "hf", str(resolve_device(cfg.device)))
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"settings": settings, "tests": tests}))
-        os.replace(tmp, path)
+        save_json(path, {"settings": settings, "tests": tests})
     return [p.with_tests([case_from_dict(c) for c in tests[p.id]]) for p in problems]
 
 

@@ -28,6 +28,7 @@ from coder_rl.errors import UserError
 from coder_rl.rl.config import RLConfig, RLResult
 from coder_rl.rl.inputs import load_prm, rewarded_problems
 from coder_rl.rl.rewards import RewardConfig, alpha, format_reward, score_trajectories
+from coder_rl.rundir import replace_dir
 from coder_rl.trajectory import OPENING, policy_prompt, read_completion
 
 if TYPE_CHECKING:
@@ -396,11 +397,8 @@ def run_ppo(cfg: RLConfig) -> RLResult:
                     out / f"checkpoint-{done}", policy, tokenizer, value, optimizer, done, log_history,
                     ppo.save_total_limit,
                 )  # fmt: skip
-    # Written whole, then renamed: a `final` that exists is complete (a rerun trusts it).
     tmp = out / "final.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     policy.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    return RLResult(final, log_history)
+    return RLResult(replace_dir(tmp, final), log_history)

@@ -24,7 +24,7 @@ from coder_rl.config import Section
 from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
-from coder_rl.training import StageSection, train_resuming
+from coder_rl.training import StageSection, run_args, save_final, train_resuming
 from coder_rl.trajectory import (
     DEFAULT_PROMPT,
     OPENING,
@@ -177,16 +177,11 @@ def run_policy_sft(cfg: PolicySFTConfig) -> tuple[Path, list[float]]:
     rows: list[dict[str, Any]] = read_examples(cfg)
     out = Path(cfg.output_dir)
     args = SFTConfig(
-        output_dir=str(out),
         completion_only_loss=True,  # learn the reasoning, not the problem statement
         **cfg.trainer.model_dump(),
-        report_to=["tensorboard"],
-        save_strategy="steps",
-        seed=cfg.seed,
-        use_cpu=cfg.device == "cpu",
+        **run_args(out, cfg.seed, cfg.device),
     )
     trainer = SFTTrainer(model=cfg.model, args=args, train_dataset=Dataset.from_list(rows))
     train_resuming(trainer, out)
-    final = out / "final"
-    trainer.save_model(str(final))  # the tokenizer too
+    final = save_final(trainer, out)
     return final, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]

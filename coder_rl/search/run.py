@@ -28,7 +28,7 @@ from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.mcts.search import MCTSConfig
 from coder_rl.policy.base import Policy, PolicyConfig, SamplingParams
-from coder_rl.resumable import prepare_output
+from coder_rl.rundir import prepare_output
 from coder_rl.search.candidates import BeamConfig, Generation, Method, beam_search, best_of_n, mcts, merge
 from coder_rl.search.select import NEEDS_PRM, AggregationName, Evidence, behaviour, select
 from coder_rl.trajectory import PromptConfig
