@@ -120,21 +120,21 @@ class Verifier:
     def __init__(self, cfg: VerifierConfig) -> None:
         self.cfg = cfg
         cfg.check_models()
-        self.sandbox = open_sandbox(cfg.sandbox)
-        self.tcg: Any = None
-        self.prm: Any = None
+        self._sandbox = open_sandbox(cfg.sandbox)
+        self._tcg: Any = None
+        self._prm: Any = None
         self._tcg_lock, self._prm_lock = threading.Lock(), threading.Lock()
         try:
             if cfg.tcg_model:
                 from coder_rl.policy import load_policy
 
-                self.tcg = load_policy(
+                self._tcg = load_policy(
                     PolicyConfig(backend=cfg.tcg_backend, model=cfg.tcg_model, device=cfg.device)
                 )  # type: ignore[arg-type]
             if cfg.prm:
                 from coder_rl.prm import PRM
 
-                self.prm = PRM(cfg.prm, device=str(resolve_device(cfg.device)))
+                self._prm = PRM(cfg.prm, device=str(resolve_device(cfg.device)))
         except BaseException:
             self.close()
             raise
@@ -142,32 +142,50 @@ class Verifier:
     def loaded(self) -> dict[str, Any]:
         """What this verifier can do, for /health."""
         return {
-            "sandbox": {"backend": self.cfg.sandbox.backend, "workers": self.sandbox.workers},
-            "tcg": self.cfg.tcg_model if self.tcg is not None else None,
-            "prm": self.cfg.prm if self.prm is not None else None,
+            "sandbox": {"backend": self.cfg.sandbox.backend, "workers": self._sandbox.workers},
+            "tcg": self.cfg.tcg_model if self._tcg is not None else None,
+            "prm": self.cfg.prm if self._prm is not None else None,
         }
+
+    @property
+    def has_tcg(self) -> bool:
+        return self._tcg is not None
+
+    @property
+    def has_prm(self) -> bool:
+        return self._prm is not None
 
     def execute(
         self, programs: Sequence[str], tests: Sequence[TestCase], limits: Limits | None = None
     ) -> list[ProgramResult]:
-        return self.sandbox.run_batch([(program, tests) for program in programs], limits)
+        """Every program on the same tests."""
+        return self.run_batch([(program, tests) for program in programs], limits)
+
+    def run_batch(
+        self,
+        batch: Sequence[tuple[str, Sequence[TestCase]]],
+        limits: Limits | None = None,
+        fail_fast: bool | None = None,
+    ) -> list[ProgramResult]:
+        """Each program on its own tests, in the sandbox (a `BatchRunner`, for the MCTS search)."""
+        return self._sandbox.run_batch(batch, limits, fail_fast)
 
     def generate_tests(self, problem: Problem, num_tests: int) -> list[TestCase]:
         """Tests the TCG writes from the statement alone, pooled over its samples, deduplicated by input:
         as RL and MCTS get theirs (`tcg.reward_tests.tcg_tests`)."""
-        if self.tcg is None:
+        if self._tcg is None:
             raise UserError("no TCG loaded: start the verifier with tcg_model")
         with self._tcg_lock:
             (tests,) = tcg_tests(
-                self.tcg, [problem], num_tests, self.cfg.tcg_samples, self.cfg.tcg_max_tokens
+                self._tcg, [problem], num_tests, self.cfg.tcg_samples, self.cfg.tcg_max_tokens
             )
         return tests
 
     def score_steps(self, problem: Problem, trajectories: Sequence[Sequence[Step]]) -> list[list[float]]:
-        if self.prm is None:
+        if self._prm is None:
             raise UserError("no PRM loaded: start the verifier with prm")
         with self._prm_lock:  # the PRM reads what it reads in RL and in training: `prm_input`
-            return self.prm.score_batch([prm_input(problem, steps) for steps in trajectories])
+            return self._prm.score_batch([prm_input(problem, steps) for steps in trajectories])
 
     def verify(
         self,
@@ -187,13 +205,13 @@ class Verifier:
             suites.append(("generated", generated))
         # every candidate on every suite in one sandbox batch: all of it runs concurrently
         batch = [(c.code, tests) for _, tests in suites for c in candidates]
-        results = iter(self.sandbox.run_batch(batch, limits) if batch else [])
+        results = iter(self.run_batch(batch, limits) if batch else [])
         for name, _ in suites:
             for report in reports:
                 result = next(results)
                 setattr(report, name, pass_fraction(result))
                 setattr(report, f"{name}_results", result)
-        if self.prm is not None and candidates:
+        if self._prm is not None and candidates:
             for report, scores in zip(
                 reports, self.score_steps(problem, [as_steps(c) for c in candidates]), strict=True
             ):
@@ -204,6 +222,6 @@ class Verifier:
         return reports, generated
 
     def close(self) -> None:
-        if self.tcg is not None:
-            self.tcg.close()
-        self.sandbox.close()
+        if self._tcg is not None:
+            self._tcg.close()
+        self._sandbox.close()

@@ -136,3 +136,29 @@ def test_every_shipped_config_validates():
     for path in configs:
         prefix = max((p for p in models if path.stem.startswith(p + "_")), key=len)
         load_config(models[prefix], path)
+
+
+def test_grpo_passes_other_trl_fields_through_checked():
+    """grpo.trl holds any other GRPOConfig field; a typo, a typed field or one the run sets is refused."""
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    from coder_rl.rl.config import RLConfig
+    from coder_rl.rl.grpo import trl_arguments
+
+    fields = {f.name for f in dataclasses.fields(GRPOConfig)}
+    cfg = load_config(RLConfig, None, ["grpo.trl.top_k=50", "grpo.trl.scale_rewards=batch", "grpo.beta=0.04"])
+    args = trl_arguments(cfg.grpo, fields)
+    assert (
+        args["top_k"] == 50
+        and args["scale_rewards"] == "batch"
+        and args["beta"] == 0.04
+        and "trl" not in args
+    )
+    GRPOConfig(output_dir="unused", use_cpu=True, **args)  # TRL takes them
+    for key, says in (("top_kk", "not a field of TRL's GRPOConfig"), ("beta", "set grpo.beta instead"),
+                      ("seed", "coder-rl sets it from the run's own settings")):  # fmt: skip
+        bad = load_config(RLConfig, None, [f"grpo.trl.{key}=1"])
+        with pytest.raises(UserError, match=f"grpo.trl.{key}: {says}"):
+            trl_arguments(bad.grpo, fields)

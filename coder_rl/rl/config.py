@@ -18,7 +18,8 @@ from tcg.reward_tests import RewardTestsConfig
 
 
 class GRPOSection(Section):
-    """TRL's GRPOConfig names; the rest keep TRL's defaults."""
+    """TRL's GRPOConfig names, typed here with this project's defaults; `trl` passes any other of its
+    fields through (checked against GRPOConfig when the run starts), so a new TRL option needs no code."""
 
     max_steps: int = Field(100, ge=1)
     learning_rate: float = Field(1e-6, gt=0)
@@ -45,6 +46,9 @@ class GRPOSection(Section):
     )
     vllm_tensor_parallel_size: int = Field(1, ge=1)
     vllm_server_base_url: str | None = Field(None, description="server: a `trl vllm-serve` URL")
+    trl: dict[str, Any] = Field(
+        default_factory=dict, description="any other field of TRL's GRPOConfig, by its name (top_k: 50)"
+    )
 
 
 class PPOSection(Section):

@@ -10,13 +10,14 @@ one batch. Every component (outcome, process, format, pass rate, α) is logged t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.execution import open_sandbox
-from coder_rl.rl.config import RLConfig, RLResult
+from coder_rl.rl.config import GRPOSection, RLConfig, RLResult
 from coder_rl.rl.inputs import load_prm, rewarded_problems
 from coder_rl.rl.rewards import RewardConfig, alpha, combined, format_reward, score_trajectories
 from coder_rl.training import run_args, save_final, train_resuming
@@ -57,6 +58,23 @@ class CodeReward:
         return rewards
 
 
+# set from the run's own settings (output_dir, format_weight, seed, device): not through grpo.trl
+_RUN_KEYS = {"output_dir", "reward_weights", "report_to", "save_strategy", "seed", "use_cpu"}
+
+
+def trl_arguments(section: GRPOSection, trl_fields: set[str]) -> dict[str, Any]:
+    """The section as GRPOConfig's keyword arguments: the typed fields, then `trl`'s pass-through, each
+    of its keys checked to be a GRPOConfig field (`trl_fields`) that nothing else sets."""
+    for key in section.trl:
+        if key in GRPOSection.model_fields:
+            raise UserError(f"config error: grpo.trl.{key}: set grpo.{key} instead")
+        if key in _RUN_KEYS:
+            raise UserError(f"config error: grpo.trl.{key}: coder-rl sets it from the run's own settings")
+        if key not in trl_fields:
+            raise UserError(f"config error: grpo.trl.{key}: not a field of TRL's GRPOConfig")
+    return {**section.model_dump(exclude={"trl"}), **section.trl}
+
+
 def format_ok(completions: list[str], **_: Any) -> list[float]:
     """The format reward, as TRL calls it."""
     return format_reward([read_completion(c) for c in completions])
@@ -74,7 +92,7 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
     out = Path(cfg.output_dir)
     try:
         args = GRPOConfig(
-            **cfg.grpo.model_dump(),
+            **trl_arguments(cfg.grpo, {f.name for f in dataclasses.fields(GRPOConfig)}),
             reward_weights=[1.0, cfg.format_weight] + [1.0] * len(extra_rewards or []),
             **run_args(out, cfg.seed, cfg.device),
         )

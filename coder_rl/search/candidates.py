@@ -25,7 +25,7 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
-from coder_rl.mcts.search import MCTSConfig, ProblemSearch, run_round
+from coder_rl.mcts.search import BatchRunner, MCTSConfig, ProblemSearch, run_round
 from coder_rl.policy.base import Completion, Policy, SamplingParams
 from coder_rl.prm.model import aggregate
 from coder_rl.trajectory import (
@@ -38,7 +38,7 @@ from coder_rl.trajectory import (
 )
 from coder_rl.verify import Candidate
 from pseudocode import STEP_STOP, Action, Step, extract_code, parse_step_body
-from sandbox import Sandbox, TestCase
+from sandbox import TestCase
 
 Method = Literal["best_of_n", "beam", "mcts"]
 StepScorer = Callable[[Problem, list[list[Step]]], list[list[float]]]  # `Verifier.score_steps`
@@ -131,7 +131,7 @@ def _top(scores: list[list[float]], trajectories: list[list[Step]], width: int) 
 
 def mcts(
     policy: Policy,
-    box: Sandbox,
+    box: BatchRunner,
     problems: Sequence[Problem],
     selection_tests: Sequence[Sequence[TestCase]],
     budgets: Sequence[int],

@@ -191,7 +191,7 @@ def search_group(
 
 def selection_tests(cfg: SearchConfig, verifier: Verifier, problem: Problem) -> list[TestCase]:
     """The tests selection (and MCTS's reward) may use: the TCG's, never the problem's own."""
-    if verifier.tcg is None or not cfg.generated_tests:
+    if not verifier.has_tcg or not cfg.generated_tests:
         return []
     return verifier.generate_tests(problem, cfg.generated_tests)
 
@@ -212,7 +212,7 @@ def generate(
         return
     step = cfg.sampling.step()
     if method == "mcts":  # one search, its tree read after each budget's rollouts
-        yield from mcts(policy, verifier.sandbox, group, selection, cfg.budgets, cfg.mcts, step, cfg.prompt)
+        yield from mcts(policy, verifier, group, selection, cfg.budgets, cfg.mcts, step, cfg.prompt)
         return
     for budget in cfg.budgets:
         yield budget, beam_search(policy, verifier.score_steps, group, budget, cfg.beam, step, cfg.prompt)
@@ -245,8 +245,8 @@ class Judge:
             # no selection tests: the only behaviour left to compare is the program text itself
             signatures=[self.seen[i][c.code][0] if self.selection[i] else " ".join(c.code.split()) for c in candidates],
             pass_vectors=[self.seen[i][c.code][1] for c in candidates],
-            orm=[self.orm[i][c.code] for c in candidates] if self.verifier.prm else None,
-            steps=[self.steps[i][_key(c)] for c in candidates] if self.verifier.prm else None,
+            orm=[self.orm[i][c.code] for c in candidates] if self.verifier.has_prm else None,
+            steps=[self.steps[i][_key(c)] for c in candidates] if self.verifier.has_prm else None,
         )  # fmt: skip
         run["selected"] = {}
         for name in aggregations:
@@ -260,17 +260,18 @@ class Judge:
         problem, selection = self.problems[i], self.selection[i]
         codes = list(dict.fromkeys(c.code for c in candidates if c.code not in self.seen[i]))
         if codes:
-            box = self.verifier.sandbox
-            chosen_results = box.run_batch([(code, selection) for code in codes])
+            chosen_results = self.verifier.run_batch([(code, selection) for code in codes])
             # only all-pass counts on the hidden tests: stop at a program's first failure
-            hidden_results = box.run_batch([(code, problem.tests) for code in codes], fail_fast=True)
+            hidden_results = self.verifier.run_batch(
+                [(code, problem.tests) for code in codes], fail_fast=True
+            )
             for code, chosen, hidden in zip(codes, chosen_results, hidden_results, strict=True):
                 self.seen[i][code] = (
                     behaviour(chosen, selection),
                     tuple(t.passed for t in chosen.tests),
                     all_passed(hidden) == 1.0,
                 )
-        if self.verifier.prm is None:
+        if not self.verifier.has_prm:
             return
         new = list({_key(c): c for c in candidates if _key(c) not in self.steps[i]}.values())
         if new:
