@@ -126,11 +126,11 @@ def run_selfplay(cfg: SelfPlayConfig, show_progress: bool = True) -> list[dict[s
              "rl_reward": trained["reward"], "rl_pass_rate": trained["pass_rate"]}
         )  # fmt: skip
     (loop.dir / "summary.json").write_text(json.dumps(rows, indent=1))
-    (loop.dir / "summary.md").write_text(summary_table(rows))
+    (loop.dir / "summary.md").write_text(selfplay_table(rows))
     return rows
 
 
-def summary_table(rows: list[dict[str, Any]]) -> str:
+def selfplay_table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table: the policy's pass rate, the search's yield, the PRM's AUC and the RL reward."""
     columns = [
         ("iter", "iteration"), ("pass@1", "pass_at_1"), ("solved", "solved"), ("format", "format"),

@@ -29,7 +29,7 @@ from coder_rl.errors import UserError
 from coder_rl.execution import SandboxConfig, open_sandbox
 from coder_rl.models.paths import check_model_path
 from coder_rl.policy.base import PolicyConfig
-from coder_rl.prm.model import Aggregation, aggregate
+from coder_rl.prm.model import StepReduction, reduce_steps
 from coder_rl.trajectory import prm_input
 from pseudocode import Action, Step
 from sandbox import Limits, ProgramResult, TestCase, pass_fraction
@@ -51,7 +51,7 @@ class VerifierConfig(Section):
     tcg_samples: int = Field(2, ge=1, description="suites sampled per problem; their tests are pooled")
     tcg_max_tokens: int = Field(384, ge=16)
     prm: str | None = Field(None, description="a PRM from `coder-rl prm train`")
-    prm_aggregation: Aggregation = "min"
+    prm_reduction: StepReduction = "min"
     weights: ScoreWeights = ScoreWeights()
     trust_given_tests: bool = Field(
         True, description="given tests rank first; the TCG and the PRM break ties"
@@ -85,7 +85,7 @@ class CandidateReport:
     rank: int = 0  # 1 is the best; ties keep the candidates' order
 
 
-def combined_score(report: CandidateReport, weights: ScoreWeights) -> float:
+def candidate_score(report: CandidateReport, weights: ScoreWeights) -> float:
     """The weighted mean of what was measured for this candidate (0 when nothing was)."""
     parts = [(report.given, weights.given), (report.generated, weights.generated), (report.prm, weights.prm)]
     total = sum(w for value, w in parts if value is not None)
@@ -103,7 +103,7 @@ def rank(reports: list[CandidateReport], weights: ScoreWeights, trust_given: boo
         if not trust_given or report.given is None:
             return (0.0, -report.score)
         rest = CandidateReport(generated=report.generated, prm=report.prm)
-        return (-report.given, -combined_score(rest, weights))
+        return (-report.given, -candidate_score(rest, weights))
 
     for position, index in enumerate(sorted(range(len(reports)), key=key), start=1):
         reports[index].rank = position
@@ -215,9 +215,9 @@ class Verifier:
             for report, scores in zip(
                 reports, self.score_steps(problem, [as_steps(c) for c in candidates]), strict=True
             ):
-                report.step_scores, report.prm = scores, aggregate(scores, self.cfg.prm_aggregation)
+                report.step_scores, report.prm = scores, reduce_steps(scores, self.cfg.prm_reduction)
         for report in reports:
-            report.score = combined_score(report, self.cfg.weights)
+            report.score = candidate_score(report, self.cfg.weights)
         rank(reports, self.cfg.weights, self.cfg.trust_given_tests)
         return reports, generated
 

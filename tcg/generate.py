@@ -79,7 +79,7 @@ def sample_cases(sample: dict[str, Any]) -> list[TestCase]:
 
 
 @dataclass
-class GenerateSummary:
+class TCGGenerateSummary:
     problems: int = 0
     resumed: int = 0
     samples: int = 0
@@ -99,7 +99,7 @@ class GenerateSummary:
         )
 
 
-def run_tcg_generate(cfg: TCGGenerateConfig, show_progress: bool = True) -> GenerateSummary:
+def run_tcg_generate(cfg: TCGGenerateConfig, show_progress: bool = True) -> TCGGenerateSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from coder_rl.policy import load_policy
@@ -113,7 +113,7 @@ def run_tcg_generate(cfg: TCGGenerateConfig, show_progress: bool = True) -> Gene
     }
     done = prepare_output(out, settings, "tcg generate")
     todo = [p for p in problems if p.id not in done]
-    summary = GenerateSummary(problems=len(todo), resumed=len(problems) - len(todo))
+    summary = TCGGenerateSummary(problems=len(todo), resumed=len(problems) - len(todo))
     if not todo:
         return summary
     policy = load_policy(cfg.policy)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coder_rl.prm import PRM, aggregate, build_input, prepare_tokenizer
+from coder_rl.prm import PRM, build_input, prepare_tokenizer, reduce_steps
 from coder_rl.prm.model import STEP_TAG
 from coder_rl.prm.train import PRMTrainConfig, auc, run_prm_train
 from pseudocode import Action, Step
@@ -53,11 +53,11 @@ def test_steps_past_max_length_are_cut_not_misaligned(tokenizer):
 
 def test_aggregations_and_auc_by_hand():
     scores = [0.9, 0.5, 0.8]
-    assert aggregate(scores, "min") == 0.5 and aggregate(scores, "last") == 0.8
-    assert aggregate(scores, "product") == pytest.approx(0.36) and aggregate(scores, "mean") == pytest.approx(
-        2.2 / 3
-    )
-    assert aggregate([], "min") == 0.0
+    assert reduce_steps(scores, "min") == 0.5 and reduce_steps(scores, "last") == 0.8
+    assert reduce_steps(scores, "product") == pytest.approx(0.36) and reduce_steps(
+        scores, "mean"
+    ) == pytest.approx(2.2 / 3)
+    assert reduce_steps([], "min") == 0.0
     assert auc([0.9, 0.8, 0.1, 0.8], [True, True, False, False]) == pytest.approx((1 + 1 + 1 + 0.5) / 4)
     assert auc([0.3], [True]) is None
 

@@ -114,7 +114,7 @@ def pairwise_run(tiny_model_dir, tmp_path_factory):
         target="hard",
         eval_fraction=0.25,
         pairwise_weight=1.0,
-        rerank_aggregation="last",  # the programs differ in their last step only
+        rerank_reduction="last",  # the programs differ in their last step only
         max_length=1536,
         device="cpu",
         trainer={
@@ -150,7 +150,7 @@ def test_the_reported_rerank_is_best_of_n_by_the_trained_prm(pairwise_run):
     groups: dict[str, list[tuple[float, float]]] = {}
     for record in records:
         if held_out(record["problem_id"], cfg.eval_fraction, cfg.seed):
-            score = prm.score(record["prompt"], record["steps"], how=cfg.rerank_aggregation)
+            score = prm.score(record["prompt"], record["steps"], how=cfg.rerank_reduction)
             groups.setdefault(record["problem_id"], []).append((score, record["reward"]))
     expected = rerank_gain(list(groups.values()))
     report = json.loads((Path(cfg.output_dir) / "report.json").read_text())

@@ -187,7 +187,7 @@ def test_judge_majority_vote_against_codet_on_real_runs(sandbox_verifier):
     assert none["selected"] == {"majority_vote": {"index": None, "passed": False}} and not none["oracle"]
 
 
-def test_beam_or_prm_aggregations_without_a_prm_are_one_line_errors(tmp_path):
+def test_beam_or_prm_reductions_without_a_prm_are_one_line_errors(tmp_path):
     result = run("search", "--set", "methods=[beam]", "--set", "aggregations=[codet]", "--out", str(tmp_path))
     assert_one_line_error(result, "method beam needs a PRM: set verifier.prm")
     result = run(

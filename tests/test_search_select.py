@@ -6,7 +6,7 @@ import typing
 
 import pytest
 
-from coder_rl.search.run import ALL_AGGREGATIONS, summarize, summary_table
+from coder_rl.search.run import ALL_AGGREGATIONS, search_table, summarize
 from coder_rl.search.select import (
     AGGREGATIONS,
     NEEDS_PRM,
@@ -19,11 +19,11 @@ from coder_rl.search.select import (
     majority_vote,
     orm_max,
     orm_vote,
+    pick,
     prm_last_max,
     prm_last_vote,
     prm_min_max,
     prm_min_vote,
-    select,
     weighted_vote,
 )
 from sandbox import AssertCase, CallCase, ProgramResult, StdioCase, Verdict
@@ -99,7 +99,7 @@ def test_every_aggregation_is_registered_and_selectable():
         orm=[0.9, 0.2, 0.3],
         steps=STEPS,
     )
-    picks = {name: select(name, evidence) for name in AGGREGATIONS}
+    picks = {name: pick(name, evidence) for name in AGGREGATIONS}
     assert picks == {
         "majority_vote": 1,
         "codet": 1,  # (T,T): 2 x 2 = 4 against 1 x 1
@@ -164,7 +164,7 @@ def test_summarize_and_table():
         ("majority_vote", 2): (0.5, 175.0),
         ("oracle", 2): (1.0, 175.0),
     }
-    text = summary_table(
+    text = search_table(
         {"methods": ["best_of_n"], "aggregations": ["majority_vote"], "budgets": [1, 2], "table": table}
     )
     lines = text.strip().splitlines()

@@ -19,7 +19,7 @@ import pytest
 
 from coder_rl import selfplay
 from coder_rl.errors import UserError
-from coder_rl.selfplay import SelfPlayConfig, run_selfplay, selfplay_log, summary_table
+from coder_rl.selfplay import SelfPlayConfig, run_selfplay, selfplay_log, selfplay_table
 from tests.helpers import assert_one_line_error, run
 
 STAGES = ("synthesize_stage", "_prm", "_sft", "_rl", "_pass_rate")
@@ -148,7 +148,7 @@ def test_one_iteration_writes_every_artifact_and_a_consistent_summary(first_run)
     assert [row["iteration"] for row in rows] == [0, 1]
     assert set(rows[0]) == EVAL_KEYS and set(rows[1]) == LOOP_KEYS
     assert first_run.summary_json == rows
-    assert first_run.summary_md == summary_table(rows)
+    assert first_run.summary_md == selfplay_table(rows)
 
     # The search's yield, counted here from its shards.
     trees, trajectories = first_run.trees, first_run.trajectories
@@ -222,7 +222,7 @@ def test_more_iterations_extend_a_finished_run(first_run, extended):
     assert extended.rows[:2] == first_run.rows
     assert [row["iteration"] for row in extended.rows] == [0, 1, 2] and set(extended.rows[2]) == LOOP_KEYS
     assert json.loads((first_run.dir / "summary.json").read_text()) == extended.rows
-    assert (first_run.dir / "summary.md").read_text() == summary_table(extended.rows)
+    assert (first_run.dir / "summary.md").read_text() == selfplay_table(extended.rows)
 
 
 @pytest.mark.parametrize(
@@ -257,14 +257,14 @@ def test_a_damaged_state_file_is_a_user_error(tmp_path, text):
     assert str(run_dir) in str(damaged.value)
 
 
-def test_summary_table_renders_markdown():
+def test_selfplay_table_renders_markdown():
     rows = [
         {"iteration": 0, "problems": 2, "pass_at_1": 0.25, "solved": 0.5, "pass_fraction": 0.3, "format": 1.0},
         {"iteration": 1, "problems": 2, "pass_at_1": 0.5, "solved": 1.0, "pass_fraction": 0.5, "format": 0.75,
          "mcts_solve_rate": 0.5, "correct_step_share": 0.125, "prm_auc": None, "rl_reward": 0.1234,
          "rl_pass_rate": None},
     ]  # fmt: skip
-    assert summary_table(rows) == (
+    assert selfplay_table(rows) == (
         "| iter | pass@1 | solved | format | MCTS solve rate | correct steps | PRM AUC | RL reward | RL pass rate |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
         "| 0 | 0.250 | 0.500 | 1.000 | – | – | – | – | – |\n"

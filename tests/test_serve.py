@@ -97,7 +97,7 @@ def test_every_endpoint_through_the_client(url, verifier):
         assert (right["rank"], wrong["rank"]) == (1, 2) and right["given"] == 1.0 and wrong["given"] == 0.0
         assert len(wrong["step_scores"]) == 2 and len(right["step_scores"]) == 1  # code alone: one step
 
-        scored = client.score_steps(DOUBLE, [steps, steps[:1]], aggregation="last")
+        scored = client.score_steps(DOUBLE, [steps, steps[:1]], reduction="last")
         problem = verifier_problem()
         expected = verifier.score_steps(problem, [steps, steps[:1]])
         assert scored["step_scores"] == expected and scored["scores"] == [e[-1] for e in expected]

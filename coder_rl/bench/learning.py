@@ -438,7 +438,7 @@ class _Bench:
 
     def _prm(self, base: str) -> dict[str, Any]:
         from coder_rl.prm import PRM
-        from coder_rl.prm.model import aggregate
+        from coder_rl.prm.model import reduce_steps
         from coder_rl.prm.train import auc, read_trajectories, rerank_gain, run_prm_train
 
         start = time.time()
@@ -455,7 +455,7 @@ class _Bench:
             labels += [bool(x) for x in record["labels"][: len(trajectory)]]
             if trajectory:
                 groups.setdefault(record["problem_id"], []).append(
-                    (aggregate(trajectory, prm_cfg.rerank_aggregation), record["reward"])
+                    (reduce_steps(trajectory, prm_cfg.rerank_reduction), record["reward"])
                 )
         return self._timed({"model": str(trained.model_dir), "heldout_auc": auc(flat, labels),
                             "heldout_steps": len(labels), "rerank": rerank_gain(list(groups.values())),

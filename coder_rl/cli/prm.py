@@ -41,7 +41,7 @@ def train(
         f"prm: {result.train_steps} labelled steps{pairs}, {loss}; "
         f"held-out AUC {held} on {result.held_out_steps} steps"
     )
-    print(f"best-of-N by the PRM ({cfg.rerank_aggregation} over steps): {_rerank_line(result.rerank)}")
+    print(f"best-of-N by the PRM ({cfg.rerank_reduction} over steps): {_rerank_line(result.rerank)}")
     print(f"model: {result.model_dir}")
 
 

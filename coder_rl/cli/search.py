@@ -29,12 +29,12 @@ def search(
     from rich.markdown import Markdown
 
     from coder_rl.config import load_config
-    from coder_rl.search.run import SearchConfig, run_search, summary_table
+    from coder_rl.search.run import SearchConfig, run_search, search_table
 
     flags = {**data_flags(dataset, split, path, limit, difficulty), "out_dir": str(out) if out else None}
     cfg = load_config(SearchConfig, config, sets, flags)
     results = run_search(cfg)
-    Console().print(Markdown(summary_table(results)))
+    Console().print(Markdown(search_table(results)))
     print(
         f"{results['problems']} problems, selection tests: {results['selection_tests']}; "
         f"wrote {cfg.out_dir}/results.json and {cfg.out_dir}/scaling.png"

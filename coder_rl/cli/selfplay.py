@@ -31,7 +31,7 @@ def selfplay(
     from rich.markdown import Markdown
 
     from coder_rl.config import load_config
-    from coder_rl.selfplay import SelfPlayConfig, run_selfplay, summary_table
+    from coder_rl.selfplay import SelfPlayConfig, run_selfplay, selfplay_table
 
     flags = {
         **data_flags(dataset, split, path, limit, difficulty),
@@ -40,5 +40,5 @@ def selfplay(
     }
     cfg = load_config(SelfPlayConfig, config, sets, flags)
     rows = run_selfplay(cfg)
-    Console().print(Markdown(summary_table(rows)))
+    Console().print(Markdown(selfplay_table(rows)))
     print(f"run directory: {cfg.run_dir} (summary.md, summary.json, selfplay.json)")

@@ -21,7 +21,7 @@ from pseudocode import Step
 STEP_TAG = "<|step|>"
 PRM_SETTINGS = "prm.json"  # beside a trained PRM's weights: what scoring must repeat from training
 GOOD, BAD = "+", "-"
-Aggregation = Literal["min", "last", "product", "mean"]
+StepReduction = Literal["min", "last", "product", "mean"]
 
 
 @dataclass
@@ -93,7 +93,7 @@ def step_scores(logits: Any, tag_positions: Sequence[int], good_id: int, bad_id:
     return torch.softmax(pair.float(), dim=-1)[:, 0]
 
 
-def aggregate(scores: Sequence[float], how: Aggregation) -> float:
+def reduce_steps(scores: Sequence[float], how: StepReduction) -> float:
     """One score for a whole trajectory: its weakest step, its last, their product or their mean."""
     if not scores:
         return 0.0
@@ -160,7 +160,7 @@ class PRM:
         return out
 
     def score(
-        self, prompt: str, steps: Sequence[Step], how: Aggregation | None = None
+        self, prompt: str, steps: Sequence[Step], how: StepReduction | None = None
     ) -> list[float] | float:
         scores = self.score_batch([(prompt, steps)])[0]
-        return scores if how is None else aggregate(scores, how)
+        return scores if how is None else reduce_steps(scores, how)

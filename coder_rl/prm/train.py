@@ -27,10 +27,10 @@ from coder_rl.config import Section
 from coder_rl.errors import UserError
 from coder_rl.prm.model import (
     PRM_SETTINGS,
-    Aggregation,
-    aggregate,
+    StepReduction,
     build_input,
     prm_base,
+    reduce_steps,
     step_scores,
 )
 from coder_rl.training import StageSection, run_args, save_final, train_resuming
@@ -52,7 +52,7 @@ class PRMTrainConfig(Section):
     pairwise_gap: float = Field(
         0.5, gt=0, le=1, description="the least value difference that makes two sibling steps a pair"
     )
-    rerank_aggregation: Aggregation = Field(
+    rerank_reduction: StepReduction = Field(
         "min", description="how step scores make a trajectory's score when reranking held-out programs"
     )
     seed: int = 0
@@ -340,7 +340,9 @@ def run_prm_train(cfg: PRMTrainConfig) -> PRMResult:
             continue
         scores += trajectory
         labels += [bool(label) for label in record["labels"][: len(trajectory)]]
-        groups[record["problem_id"]].append((aggregate(trajectory, cfg.rerank_aggregation), record["reward"]))
+        groups[record["problem_id"]].append(
+            (reduce_steps(trajectory, cfg.rerank_reduction), record["reward"])
+        )
     result = PRMResult(
         model_dir=final,
         train_steps=train_steps,

@@ -74,11 +74,11 @@ def outcome_rewards(
     return rewards
 
 
-StepScorer = Callable[[list[PRMInput]], list[list[float]]]  # `PRM.score_batch`
+PRMScorer = Callable[[list[PRMInput]], list[list[float]]]  # `PRM.score_batch`
 
 
 def process_rewards(
-    score_steps: StepScorer, problems: Sequence[Problem], trajectories: Sequence[Trajectory]
+    score_steps: PRMScorer, problems: Sequence[Problem], trajectories: Sequence[Trajectory]
 ) -> list[list[float]]:
     """Each trajectory's per-step PRM scores, on `prm_input`: the problem as the PRM was trained to read
     it (not the policy's few-shot prompt), then exactly the steps the policy wrote."""
@@ -86,7 +86,7 @@ def process_rewards(
 
 
 def score_trajectories(
-    box: Sandbox, score_steps: StepScorer | None, problems: Sequence[Problem],
+    box: Sandbox, score_steps: PRMScorer | None, problems: Sequence[Problem],
     trajectories: Sequence[Trajectory], cfg: RewardConfig,
 ) -> tuple[list[float], list[list[float]]]:  # fmt: skip
     """Each trajectory's outcome and per-step process scores (no steps without a PRM)."""

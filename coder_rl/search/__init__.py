@@ -2,6 +2,6 @@
 select one (majority vote, CodeT, ORM/PRM max and vote), and draw the test-time scaling curve."""
 
 from coder_rl.search.run import SearchConfig, run_search
-from coder_rl.search.select import AGGREGATIONS, select
+from coder_rl.search.select import AGGREGATIONS, pick
 
-__all__ = ["AGGREGATIONS", "SearchConfig", "run_search", "select"]
+__all__ = ["AGGREGATIONS", "SearchConfig", "run_search", "pick"]

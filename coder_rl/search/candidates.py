@@ -27,7 +27,7 @@ from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from coder_rl.mcts.search import BatchRunner, MCTSConfig, ProblemSearch, run_round
 from coder_rl.policy.base import Completion, Policy, SamplingParams
-from coder_rl.prm.model import aggregate
+from coder_rl.prm.model import reduce_steps
 from coder_rl.trajectory import (
     DEFAULT_PROMPT,
     PromptConfig,
@@ -125,7 +125,7 @@ def beam_search(
 
 def _top(scores: list[list[float]], trajectories: list[list[Step]], width: int) -> list[list[Step]]:
     """The `width` trajectories whose last step the PRM scores highest (a stable sort: ties keep order)."""
-    order = sorted(range(len(trajectories)), key=lambda i: -aggregate(scores[i], "last"))
+    order = sorted(range(len(trajectories)), key=lambda i: -reduce_steps(scores[i], "last"))
     return [trajectories[i] for i in order[:width]]
 
 

@@ -30,7 +30,7 @@ from coder_rl.mcts.search import MCTSConfig
 from coder_rl.policy.base import Policy, PolicyConfig, SamplingParams
 from coder_rl.rundir import prepare_output
 from coder_rl.search.candidates import BeamConfig, Generation, Method, beam_search, best_of_n, mcts, merge
-from coder_rl.search.select import NEEDS_PRM, AggregationName, Evidence, behaviour, select
+from coder_rl.search.select import NEEDS_PRM, AggregationName, Evidence, behaviour, pick
 from coder_rl.trajectory import PromptConfig
 from coder_rl.verify import Candidate, Verifier, VerifierConfig, as_steps
 from sandbox import TestCase, all_passed
@@ -250,7 +250,7 @@ class Judge:
         )  # fmt: skip
         run["selected"] = {}
         for name in aggregations:
-            index = select(name, evidence)
+            index = pick(name, evidence)
             run["selected"][name] = {"index": index, "passed": hidden[index]}
         return run
 
@@ -312,7 +312,7 @@ def summarize(
     return table
 
 
-def summary_table(results: dict[str, Any]) -> str:
+def search_table(results: dict[str, Any]) -> str:
     """Markdown: a row per method × aggregation, a column per budget; each method's first row is the
     mean tokens it generated per problem."""
     budgets = results["budgets"]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from coder_rl.prm.model import aggregate
+from coder_rl.prm.model import reduce_steps
 from sandbox import CallCase, ProgramResult, StdioCase, TestCase, Verdict
 
 AggregationName = Literal[
@@ -84,19 +84,19 @@ def orm_vote(signatures: Sequence[Hashable], orm_scores: Sequence[float]) -> int
 
 
 def prm_min_max(step_scores: Sequence[Sequence[float]]) -> int:
-    return argmax([aggregate(s, "min") for s in step_scores])
+    return argmax([reduce_steps(s, "min") for s in step_scores])
 
 
 def prm_last_max(step_scores: Sequence[Sequence[float]]) -> int:
-    return argmax([aggregate(s, "last") for s in step_scores])
+    return argmax([reduce_steps(s, "last") for s in step_scores])
 
 
 def prm_min_vote(signatures: Sequence[Hashable], step_scores: Sequence[Sequence[float]]) -> int:
-    return weighted_vote(signatures, [aggregate(s, "min") for s in step_scores])
+    return weighted_vote(signatures, [reduce_steps(s, "min") for s in step_scores])
 
 
 def prm_last_vote(signatures: Sequence[Hashable], step_scores: Sequence[Sequence[float]]) -> int:
-    return weighted_vote(signatures, [aggregate(s, "last") for s in step_scores])
+    return weighted_vote(signatures, [reduce_steps(s, "last") for s in step_scores])
 
 
 def behaviour(result: ProgramResult, tests: Sequence[TestCase]) -> tuple[str, ...]:
@@ -139,6 +139,6 @@ AGGREGATIONS: dict[str, Callable[[Evidence], int]] = {
 }
 
 
-def select(name: str, evidence: Evidence) -> int:
+def pick(name: str, evidence: Evidence) -> int:
     """The candidate aggregation `name` picks."""
     return AGGREGATIONS[name](evidence)

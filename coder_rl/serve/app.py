@@ -290,13 +290,13 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
 
     @app.post("/v1/score_steps", response_model=s.ScoreStepsResponse)
     async def score_steps(body: s.ScoreStepsRequest) -> s.ScoreStepsResponse:
-        from coder_rl.prm import aggregate
+        from coder_rl.prm import reduce_steps
 
         problem = _problem(body.problem)
         trajectories = [_steps(t) for t in body.trajectories]
         scores = await work(lambda: state["verifier"].score_steps(problem, trajectories))
         return s.ScoreStepsResponse(
-            step_scores=scores, scores=[aggregate(x, body.aggregation) for x in scores]
+            step_scores=scores, scores=[reduce_steps(x, body.reduction) for x in scores]
         )
 
     # Requests are counted outside everything else, so that a response made before the app (413) counts.

@@ -66,11 +66,11 @@ class VerifierClient:
 
     def score_steps(
         self, problem: Problem | dict[str, Any], trajectories: Sequence[Sequence[Step | dict[str, str]]],
-        aggregation: str = "min",
+        reduction: str = "min",
     ) -> dict[str, Any]:  # fmt: skip
         body = {
             "problem": _problem(problem), "trajectories": [[_step(s) for s in t] for t in trajectories],
-            "aggregation": aggregation,
+            "reduction": reduction,
         }  # fmt: skip
         return self._call("POST", "/v1/score_steps", body)
 

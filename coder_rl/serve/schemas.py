@@ -148,7 +148,7 @@ class ScoreStepsRequest(Strict):
     trajectories: list[Annotated[list[StepIn], Field(min_length=1, max_length=32)]] = Field(
         min_length=1, max_length=MAX_PROGRAMS
     )
-    aggregation: Literal["min", "last", "product", "mean"] = "min"
+    reduction: Literal["min", "last", "product", "mean"] = "min"
 
 
 class ScoreStepsResponse(BaseModel):
