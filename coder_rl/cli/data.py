@@ -6,11 +6,11 @@ import json
 from collections import Counter
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+from coder_rl.cli.options import ConfigFile, Sets, data_options
 
 if TYPE_CHECKING:
     from coder_rl.data import LoadReport
@@ -34,14 +34,12 @@ def _print_report(report: LoadReport) -> None:
 
 
 @app.command()
+@data_options
 def inspect(
     config: ConfigFile = None,
     sets: Sets = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Print one row per problem (tests, kind, fn_name, solutions) and the rows skipped, by reason.
 
@@ -50,7 +48,7 @@ def inspect(
     from rich.console import Console
     from rich.table import Table
 
-    report = _load(config, sets, data_flags(dataset, split, path, limit, difficulty))
+    report = _load(config, sets, data)
     table = Table(title=report.source, title_justify="left")
     for column in ("id", "difficulty", "kind", "tests", "fn_name", "solutions"):
         table.add_column(column, justify="right" if column in ("tests", "solutions") else "left")
@@ -68,6 +66,7 @@ class Format(str, Enum):
 
 
 @app.command()
+@data_options
 def convert(
     out: Annotated[Path, typer.Argument(help="Output JSONL file.")],
     to: Annotated[
@@ -75,11 +74,8 @@ def convert(
     ] = Format.problems,
     config: ConfigFile = None,
     sets: Sets = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Read problems through their adapter and write them as JSONL, one problem per line.
 
@@ -90,7 +86,7 @@ def convert(
 
     if out.is_dir():
         raise UserError(f"output {out} is a directory; give a file path such as {out}/problems.jsonl")
-    report = _load(config, sets, data_flags(dataset, split, path, limit, difficulty))
+    report = _load(config, sets, data)
     problems = report.require_problems()
     rows, unwritable = [], Counter()
     for problem in problems:

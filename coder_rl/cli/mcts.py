@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+from coder_rl.cli.options import ConfigFile, Sets, data_options
 
 app = typer.Typer(help="Pseudocode MCTS: synthesize step-labelled reasoning data.", no_args_is_help=True)
 
 
 @app.command()
+@data_options
 def synthesize(
     config: ConfigFile = None,
     sets: Sets = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
     workers: Annotated[int | None, typer.Option(help="Sandbox workers on this machine.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default: output.dir).")] = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Search every problem and write trees, labelled trajectories and the datasets made from them.
 
@@ -34,7 +32,7 @@ def synthesize(
     from coder_rl.mcts.synthesize import SynthesizeConfig, run_synthesize
 
     flags = {
-        **data_flags(dataset, split, path, limit, difficulty),
+        **data,
         "sandbox.workers": workers,
         "output.dir": str(out) if out else None,
     }

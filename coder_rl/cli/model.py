@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+from coder_rl.cli.options import ConfigFile, Sets, data_options
 
 app = typer.Typer(help="Tiny local models and sampling from a policy.", no_args_is_help=True)
 
@@ -39,21 +39,19 @@ def init_tiny(
 
 
 @app.command()
+@data_options
 def generate(
     config: ConfigFile = None,
     sets: Sets = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
     out: Annotated[Path | None, typer.Option(help="Output JSONL (default: output.path).")] = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Sample n completions per problem with the configured policy backend; resumable."""
     from coder_rl.config import load_config
     from coder_rl.generate import GenerateConfig, run_generate
 
-    flags = data_flags(dataset, split, path, limit, difficulty) | {"output.path": str(out) if out else None}
+    flags = data | {"output.path": str(out) if out else None}
     cfg = load_config(GenerateConfig, config, sets, flags)
     summary = run_generate(cfg)
     print(summary.data_report)

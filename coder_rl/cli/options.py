@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,14 +27,23 @@ Difficulty = Annotated[
 ]
 
 
-def data_flags(
-    dataset: str | None, split: str | None, path: str | None, limit: int | None, difficulty: str | None
-) -> dict[str, Any]:
-    """The selection flags as config overrides (None means 'not given')."""
-    return {
-        "data.dataset": dataset,
-        "data.split": split,
-        "data.path": path,
-        "data.limit": limit,
-        "data.difficulty": difficulty,
-    }
+_DATA_FLAGS = {"dataset": Dataset, "split": Split, "path": DataPath, "limit": Limit, "difficulty": Difficulty}
+
+
+def data_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the five dataset selection flags, declared once here. The command takes them as
+    one argument, `data`: the config overrides they make (`data.limit`, ...; None where not given)."""
+    signature = inspect.signature(command)
+    kept = [p for name, p in signature.parameters.items() if name != "data"]
+    flags = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+             for name, annotation in _DATA_FLAGS.items()]  # fmt: skip
+
+    @functools.wraps(command)
+    def with_flags(*args: Any, **kwargs: Any) -> Any:
+        data = {f"data.{name}": kwargs.pop(name) for name in _DATA_FLAGS}
+        return command(*args, data=data, **kwargs)
+
+    with_flags.__signature__ = signature.replace(parameters=kept + flags)  # type: ignore[attr-defined]
+    annotations = {k: v for k, v in command.__annotations__.items() if k != "data"}
+    with_flags.__annotations__ = {**annotations, **_DATA_FLAGS}
+    return with_flags

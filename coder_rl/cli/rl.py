@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+from coder_rl.cli.options import ConfigFile, Sets, data_options
 
 app = typer.Typer(help="The policy: SFT warm start and RL.", no_args_is_help=True)
 
 
 @app.command()
+@data_options
 def run(
     config: ConfigFile = None,
     sets: Sets = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
     prm: Annotated[
         Path | None, typer.Option(help="A PRM from `coder-rl prm train` (adds the process reward).")
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Checkpoints and the final model (default: output_dir).")
     ] = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """GRPO with TRL (or PPO: --set algorithm=ppo): reward φ = α(t)·outcome + (1 − α(t))·discounted PRM
     step scores, plus a format reward. Rerun the same command to resume from the last checkpoint."""
@@ -35,7 +33,7 @@ def run(
     from coder_rl.rl.run import run_rl
 
     flags = {
-        **data_flags(dataset, split, path, limit, difficulty),
+        **data,
         "prm": str(prm) if prm else None,
         "output_dir": str(out) if out else None,
     }
@@ -48,6 +46,7 @@ def run(
 
 
 @app.command()
+@data_options
 def sft(
     config: ConfigFile = None,
     sets: Sets = None,
@@ -55,14 +54,11 @@ def sft(
         str | None, typer.Option(help="correct, journeys (from --synthesized) or references (from the data).")
     ] = None,
     synthesized: Annotated[Path | None, typer.Option(help="An `mcts synthesize` output directory.")] = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
     out: Annotated[
         Path | None, typer.Option(help="Checkpoints and the final model (default: output_dir).")
     ] = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Warm-start the policy on the search's correct paths or journey traces, or on the dataset's
     reference solutions (source: references, a cold start)."""
@@ -70,7 +66,7 @@ def sft(
     from coder_rl.rl.sft import PolicySFTConfig, run_policy_sft
 
     flags = {
-        **data_flags(dataset, split, path, limit, difficulty),
+        **data,
         "source": source,
         "synthesized": str(synthesized) if synthesized else None,
         "output_dir": str(out) if out else None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+from coder_rl.cli.options import ConfigFile, Sets, data_options
 
 if TYPE_CHECKING:
     from sandbox import TestCase
@@ -83,20 +83,18 @@ def run(
 
 
 @app.command()
+@data_options
 def check(
     config: ConfigFile = None,
     sets: Sets = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
     backend: Backend = None,
     workers: Workers = None,
     out: Annotated[Path | None, typer.Option(help="Per-problem verdicts (JSONL, resumable).")] = None,
     write_passing: Annotated[
         Path | None, typer.Option(help="Write the problems whose reference passes here (problems JSONL).")
     ] = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Run every reference solution of a dataset against its own tests; report per-problem verdicts.
 
@@ -106,7 +104,7 @@ def check(
     from coder_rl.config import load_config
 
     flags = {
-        **data_flags(dataset, split, path, limit, difficulty),
+        **data,
         "sandbox.backend": backend,
         "sandbox.workers": workers,
         "output.path": str(out) if out else None,

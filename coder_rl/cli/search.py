@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+from coder_rl.cli.options import ConfigFile, Sets, data_options
 
 
+@data_options
 def search(
     config: ConfigFile = None,
     sets: Sets = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
     out: Annotated[Path | None, typer.Option(help="The output directory (default: out_dir).")] = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Sample candidates per budget with each method, select one with each aggregation, and report the
     selected programs' pass rate on the hidden tests against tokens generated.
@@ -31,7 +29,7 @@ def search(
     from coder_rl.config import load_config
     from coder_rl.search.run import SearchConfig, run_search, search_table
 
-    flags = {**data_flags(dataset, split, path, limit, difficulty), "out_dir": str(out) if out else None}
+    flags = {**data, "out_dir": str(out) if out else None}
     cfg = load_config(SearchConfig, config, sets, flags)
     results = run_search(cfg)
     Console().print(Markdown(search_table(results)))

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+from coder_rl.cli.options import ConfigFile, Sets, data_options
 
 
+@data_options
 def selfplay(
     config: ConfigFile = None,
     sets: Sets = None,
     iterations: Annotated[
         int | None, typer.Option(help="Iterations in all (a rerun with more extends).")
     ] = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
     out: Annotated[Path | None, typer.Option(help="The run directory (default: run_dir).")] = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Each iteration: MCTS with the current policy, PRM refit, SFT on what it solved, RL, pass rate.
 
@@ -34,7 +32,7 @@ def selfplay(
     from coder_rl.selfplay import SelfPlayConfig, run_selfplay, selfplay_table
 
     flags = {
-        **data_flags(dataset, split, path, limit, difficulty),
+        **data,
         "iterations": iterations,
         "run_dir": str(out) if out else None,
     }

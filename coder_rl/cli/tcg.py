@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from coder_rl.cli.options import ConfigFile, DataPath, Dataset, Difficulty, Limit, Sets, Split, data_flags
+from coder_rl.cli.options import ConfigFile, Sets, data_options
 
 app = typer.Typer(help="Test-case generator: SFT then DPO, generation, evaluation.", no_args_is_help=True)
 
@@ -20,21 +20,19 @@ class Stage(str, Enum):
 
 
 @app.command()
+@data_options
 def train(
     config: ConfigFile = None,
     sets: Sets = None,
     stage: Annotated[Stage, typer.Option(help="all: SFT then DPO; or one stage.")] = Stage.all,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """SFT then DPO of a test-case generator. Rerun the same command to resume after an interruption."""
     from coder_rl.config import load_config
     from tcg.train import TCGTrainConfig, run_tcg_train
 
-    cfg = load_config(TCGTrainConfig, config, sets, data_flags(dataset, split, path, limit, difficulty))
+    cfg = load_config(TCGTrainConfig, config, sets, data)
     for result in run_tcg_train(cfg, stage.value):
         if result.skipped:
             print(f"{result.stage}: already trained ({result.model_dir}); remove it to train again")
@@ -48,23 +46,21 @@ def train(
 
 
 @app.command()
+@data_options
 def generate(
     config: ConfigFile = None,
     sets: Sets = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
     model: Annotated[str | None, typer.Option(help="TCG model (default: policy.model).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output JSONL (default: output.path).")] = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Sample test suites for each problem and parse them; resumable."""
     from coder_rl.config import load_config
     from tcg.generate import TCGGenerateConfig, run_tcg_generate
 
     flags = {
-        **data_flags(dataset, split, path, limit, difficulty),
+        **data,
         "policy.model": model,
         "output.path": str(out) if out else None,
     }
@@ -75,16 +71,14 @@ def generate(
 
 
 @app.command("eval")
+@data_options
 def evaluate(
     config: ConfigFile = None,
     sets: Sets = None,
-    dataset: Dataset = None,
-    split: Split = None,
-    path: DataPath = None,
-    limit: Limit = None,
-    difficulty: Difficulty = None,
     generations: Annotated[Path | None, typer.Option(help="Output of `tcg generate`.")] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the JSON report.")] = None,
+    *,
+    data: dict[str, Any],
 ) -> None:
     """Pass rate, parse rate, distinct inputs and discriminative power of generated tests."""
     from rich.console import Console
@@ -94,7 +88,7 @@ def evaluate(
     from tcg.evaluate import EvalConfig, run_tcg_eval
 
     flags = {
-        **data_flags(dataset, split, path, limit, difficulty),
+        **data,
         "generations": str(generations) if generations else None,
         "output": str(out) if out else None,
     }
