@@ -6,6 +6,7 @@ values are errors that name the key, e.g. ``config error: data.limt: unknown key
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,6 +49,22 @@ def load_config(
         return model.model_validate(data)
     except ValidationError as exc:
         raise UserError(f"config error: {describe_validation_error(exc)}") from None
+
+
+def given_keys(section: BaseModel, keys: Iterable[str]) -> list[str]:
+    """Which of the dotted `keys` ("policy.model") were given explicitly in `section`, not left at their
+    defaults: a command that sets them itself refuses them rather than silently overriding them."""
+    given = []
+    for key in keys:
+        node: Any = section
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = getattr(node, part) if part in node.model_fields_set else None
+            if node is None:
+                break
+        if node is not None and leaf in node.model_fields_set:
+            given.append(key)
+    return given
 
 
 def describe_validation_error(exc: ValidationError) -> str:

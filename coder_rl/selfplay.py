@@ -22,8 +22,9 @@ from typing import Any
 
 from pydantic import Field
 
-from coder_rl.config import Section
+from coder_rl.config import Section, given_keys
 from coder_rl.data.load import DataConfig, load_problems
+from coder_rl.errors import UserError
 from coder_rl.execution import open_sandbox
 from coder_rl.mcts.synthesize import SynthesizeConfig
 from coder_rl.prm.train import PRMTrainConfig
@@ -70,8 +71,31 @@ def selfplay_log(cfg: SelfPlayConfig) -> StageLog:
     )
 
 
+# What the loop sets in each stage's section, from its own settings and the previous stage's output.
+LOOP_SETS = {
+    "warm_start": ["data", "model", "output_dir", "device"],
+    "mcts": ["data", "policy.model", "policy.device", "output.dir"],
+    "prm": ["trajectories", "model", "output_dir", "device"],
+    "sft": ["source", "synthesized", "model", "output_dir", "device"],
+    "rl": ["data", "model", "prm", "output_dir", "device"],
+}
+
+
+def check_loop_keys(cfg: SelfPlayConfig) -> None:
+    """A stage key the loop sets itself is an error where the config gives it: it would be ignored."""
+    for name, keys in LOOP_SETS.items():
+        section = getattr(cfg, name)
+        given = given_keys(section, keys) if section is not None else []
+        if given:
+            raise UserError(
+                f"config error: {name}.{given[0]}: the loop sets it for every iteration (from data, policy, "
+                "device and run_dir); remove it"
+            )
+
+
 def run_selfplay(cfg: SelfPlayConfig, show_progress: bool = True) -> list[dict[str, Any]]:
     """Run (or resume, or extend) the loop; return the summary table's rows, one per iteration."""
+    check_loop_keys(cfg)
     loop = selfplay_log(cfg)
     policy = cfg.policy
     if cfg.warm_start is not None:

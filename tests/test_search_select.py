@@ -180,12 +180,13 @@ def test_without_a_prm_the_defaults_keep_what_needs_none_and_named_ones_are_erro
     import pytest
 
     from coder_rl.errors import UserError
-    from coder_rl.search.run import SearchConfig, check
+    from coder_rl.search.run import SearchConfig, resolved
 
     defaults = SearchConfig()
-    check(defaults)
-    assert defaults.methods == ["best_of_n", "mcts"] and defaults.aggregations == ["majority_vote", "codet"]
+    runs = resolved(defaults)
+    assert runs.methods == ["best_of_n", "mcts"] and runs.aggregations == ["majority_vote", "codet"]
+    assert defaults == SearchConfig()  # the config it checked is left as given
     with pytest.raises(UserError, match="method beam needs a PRM"):
-        check(SearchConfig(methods=["beam"]))
+        resolved(SearchConfig(methods=["beam"]))
     with pytest.raises(UserError, match="aggregation prm_min_max needs a PRM"):
-        check(SearchConfig(aggregations=["prm_min_max"]))
+        resolved(SearchConfig(aggregations=["prm_min_max"]))

@@ -296,3 +296,16 @@ def test_stage_processes_run_each_stage_in_a_fresh_process(tmp_path):
     ran = loop.stage("probe", pid_stage)
     assert ran["pid"] != os.getpid()
     assert selfplay_log(cfg).stage("probe", pid_stage) == ran  # recorded: not run again
+
+
+def test_a_stage_key_the_loop_sets_is_an_error(tmp_path):
+    """rl.output_dir, mcts.policy.model, ...: the loop sets them for every iteration, so giving one is
+    a one-line error rather than a value silently ignored."""
+    from coder_rl.config import load_config
+    from coder_rl.selfplay import SelfPlayConfig, check_loop_keys
+
+    check_loop_keys(load_config(SelfPlayConfig, None, ["rl.grpo.max_steps=3", "mcts.policy.batch_size=4"]))
+    for given, named in (("rl.output_dir=x", "rl.output_dir"), ("mcts.policy.model=x", "mcts.policy.model"),
+                         ("prm.model=x", "prm.model"), ("warm_start.data.limit=2", "warm_start.data")):  # fmt: skip
+        with pytest.raises(UserError, match=f"config error: {named}: the loop sets it"):
+            check_loop_keys(load_config(SelfPlayConfig, None, [given]))

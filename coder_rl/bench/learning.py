@@ -533,7 +533,10 @@ class _Bench:
             policy,
         )
         sp.device, sp.eval, sp.warm_start = self.cfg.device, self.eval_config(self.cfg.eval), None
-        sp.mcts = self._mcts_config(sp.mcts, policy, self.search_train, self.out / "selfplay-mcts")
+        # the loop sets each stage's data, model, device and directory itself
+        mcts = sp.mcts.model_copy(deep=True)
+        mcts.sampling.seed, mcts.sandbox, mcts.prompt = self.seed, self.cfg.sandbox, self.cfg.prompt
+        sp.mcts = mcts
         sp.rl = sp.rl.model_copy(
             update={"seed": self.seed, "sandbox": self.cfg.sandbox, "prompt": self.cfg.prompt}
         )

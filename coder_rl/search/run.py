@@ -91,32 +91,36 @@ class SearchConfig(Section):
         return sorted(value)
 
 
-def check(cfg: SearchConfig) -> None:
-    """What the config asks for that it cannot have, before any model loads."""
+def resolved(cfg: SearchConfig) -> SearchConfig:
+    """The config as it will run, checked for what it asks but cannot have, before any model loads. A
+    copy: `cfg` itself is left as given."""
     cfg.verifier.check_models()
     if cfg.verifier.prm:
-        return
+        return cfg
     # Without a PRM the defaults keep what needs none (`coder-rl search --dataset sample` just runs);
     # what the config asked for by name is an error instead.
+    update: dict[str, Any] = {}
     if "methods" not in cfg.model_fields_set:
-        cfg.methods = [m for m in cfg.methods if m != "beam"]
+        update["methods"] = [m for m in cfg.methods if m != "beam"]
     if "aggregations" not in cfg.model_fields_set:
-        cfg.aggregations = [a for a in cfg.aggregations if a not in NEEDS_PRM]
-    needs = (["method beam"] if "beam" in cfg.methods else []) + [
-        f"aggregation {name}" for name in cfg.aggregations if name in NEEDS_PRM
+        update["aggregations"] = [a for a in cfg.aggregations if a not in NEEDS_PRM]
+    runs = cfg.model_copy(update=update)
+    needs = (["method beam"] if "beam" in runs.methods else []) + [
+        f"aggregation {name}" for name in runs.aggregations if name in NEEDS_PRM
     ]
     if needs:
         raise UserError(
             f"{', '.join(needs)} need{'s' if len(needs) == 1 else ''} a PRM: set verifier.prm to a model "
             "from `coder-rl prm train`, or leave them out of methods/aggregations"
         )
+    return runs
 
 
 def run_search(cfg: SearchConfig, show_progress: bool = True) -> dict[str, Any]:
     """Search every problem (resuming `out_dir/rows.jsonl`), then write results.json and scaling.png."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    check(cfg)
+    cfg = resolved(cfg)
     problems = [p for p in load_problems(cfg.data).require_problems() if p.tests]
     if not problems:
         raise UserError("no problem has tests to measure the selected programs on")
