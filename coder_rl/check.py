@@ -25,7 +25,7 @@ from coder_rl.rundir import prepare_output
 from sandbox import Verdict
 
 
-class CheckOutputConfig(Section):
+class CheckOutputSection(Section):
     path: str = "runs/check/verdicts.jsonl"
     passing: str | None = Field(None, description="also write the problems whose reference passes here")
 
@@ -33,7 +33,7 @@ class CheckOutputConfig(Section):
 class CheckConfig(Section):
     data: DataConfig = DataConfig()
     sandbox: SandboxConfig = SandboxConfig()
-    output: CheckOutputConfig = CheckOutputConfig()
+    output: CheckOutputSection = CheckOutputSection()
     max_solutions: int = Field(3, ge=1, description="reference solutions checked per problem")
     problems_per_batch: int = Field(16, ge=1)
 

@@ -2,6 +2,11 @@
 
 Every command has a config model made of sections (one pydantic model each). Unknown keys and bad
 values are errors that name the key, e.g. ``config error: data.limt: unknown key``.
+
+Names: `<Name>Config` is settings a command or a function takes whole (`RLConfig`, `PolicyConfig`,
+`SandboxConfig`); `<Name>Section` is a part of one config that is never passed on its own
+(`GRPOSection`, `SynthesizeOutputSection`); `<Name>Params` is per-call sampling values, as vLLM names
+them (`SamplingParams`). A directory a command writes is `output_dir`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 _DEFAULT = Limits()  # one source for the defaults: sandbox.Limits
 
 
-class LimitsConfig(Section):
+class LimitsSection(Section):
     """Per-test limits (see sandbox.Limits)."""
 
     time_s: float = Field(_DEFAULT.time_s, gt=0, description="CPU seconds per test")
@@ -37,7 +37,7 @@ class LimitsConfig(Section):
 class SandboxConfig(Section):
     backend: Literal["local", "docker", "ray", "unsafe"] = "local"
     workers: int | None = Field(None, ge=1, description="warm workers (default: one per core)")
-    limits: LimitsConfig = LimitsConfig()
+    limits: LimitsSection = LimitsSection()
     fail_fast: bool = False
     stdout_mode: Literal["tokens", "exact"] = "tokens"
     python: str | None = Field(None, description="interpreter inside the sandbox (local: default this one)")

@@ -26,7 +26,7 @@ class CodeSamplingParams(SamplingParams):
     stop: list[str] = Field(default_factory=lambda: [CODE_FENCE_STOP])
 
 
-class OutputConfig(Section):
+class GenerateOutputSection(Section):
     path: str = "runs/generate/completions.jsonl"
     problems_per_call: int = Field(8, ge=1, description="problems sent to the policy in one generate() call")
 
@@ -35,7 +35,7 @@ class GenerateConfig(Section):
     data: DataConfig = DataConfig()
     policy: PolicyConfig = PolicyConfig()
     sampling: CodeSamplingParams = CodeSamplingParams()
-    output: OutputConfig = OutputConfig()
+    output: GenerateOutputSection = GenerateOutputSection()
 
 
 @dataclass

@@ -36,7 +36,7 @@ from coder_rl.rundir import StageLog
 
 class SelfPlayConfig(Section):
     iterations: int = Field(2, ge=1, description="a rerun with more iterations extends the loop")
-    run_dir: str = "runs/selfplay"
+    output_dir: str = "runs/selfplay"
     data: DataConfig = DataConfig()
     eval_data: DataConfig | None = Field(None, description="problems for the pass rate (default: data)")
     policy: str = Field("runs/tiny-model", description="the starting policy")
@@ -62,7 +62,7 @@ class SelfPlayConfig(Section):
 def selfplay_log(cfg: SelfPlayConfig) -> StageLog:
     """The loop's state on disk: which stages finished, and what each reported."""
     return StageLog(
-        Path(cfg.run_dir),
+        Path(cfg.output_dir),
         "selfplay.json",
         cfg.model_dump(mode="json", exclude={"iterations", "stage_processes"}),
         may_change="iterations",
@@ -74,7 +74,7 @@ def selfplay_log(cfg: SelfPlayConfig) -> StageLog:
 # What the loop sets in each stage's section, from its own settings and the previous stage's output.
 LOOP_SETS = {
     "warm_start": ["data", "model", "output_dir", "device"],
-    "mcts": ["data", "policy.model", "policy.device", "output.dir"],
+    "mcts": ["data", "policy.model", "policy.device", "output_dir"],
     "prm": ["trajectories", "model", "output_dir", "device"],
     "sft": ["source", "synthesized", "model", "output_dir", "device"],
     "rl": ["data", "model", "prm", "output_dir", "device"],
@@ -89,7 +89,7 @@ def check_loop_keys(cfg: SelfPlayConfig) -> None:
         if given:
             raise UserError(
                 f"config error: {name}.{given[0]}: the loop sets it for every iteration (from data, policy, "
-                "device and run_dir); remove it"
+                "device and output_dir); remove it"
             )
 
 
@@ -113,12 +113,12 @@ def run_selfplay(cfg: SelfPlayConfig, show_progress: bool = True) -> list[dict[s
     for k in range(1, cfg.iterations + 1):
         here = loop.dir / f"iter-{k}"
         mcts = cfg.mcts.model_copy(deep=True)
-        mcts.data, mcts.policy.model, mcts.output.dir = cfg.data, policy, str(here / "mcts")
+        mcts.data, mcts.policy.model, mcts.output_dir = cfg.data, policy, str(here / "mcts")
         mcts.policy.device = cfg.device
         searched = loop.stage(f"iter-{k}/mcts", synthesize_stage, mcts, show_progress)
         prm = cfg.prm.model_copy(
             update={
-                "trajectories": mcts.output.dir,
+                "trajectories": mcts.output_dir,
                 "model": prm_model,
                 "output_dir": str(here / "prm"),
                 "device": cfg.device,
@@ -128,7 +128,7 @@ def run_selfplay(cfg: SelfPlayConfig, show_progress: bool = True) -> list[dict[s
         prm_model = fitted["model"]
         if cfg.sft_on_solved and searched["solve_rate"] > 0:
             sft = cfg.sft.model_copy(
-                update={"source": "correct", "synthesized": mcts.output.dir, "model": policy,
+                update={"source": "correct", "synthesized": mcts.output_dir, "model": policy,
                         "output_dir": str(here / "sft"), "device": cfg.device}
             )  # fmt: skip
             policy = loop.stage(f"iter-{k}/sft", _sft, sft)["model"]
@@ -178,7 +178,7 @@ def synthesize_stage(cfg: SynthesizeConfig, show_progress: bool) -> dict[str, An
 
     run_synthesize(cfg, show_progress)
     # Counted from the shards on disk: the whole search, also when this call only finished a resumed one.
-    out = Path(cfg.output.dir)
+    out = Path(cfg.output_dir)
     trees = [json.loads(line) for f in sorted((out / "trees").glob("*.jsonl")) for line in f.open()]
     labels = [
         label for f in sorted((out / "trajectories").glob("*.jsonl")) for line in f.open()

@@ -36,7 +36,7 @@ from sandbox import Limits, ProgramResult, TestCase, pass_fraction
 from tcg.reward_tests import tcg_tests
 
 
-class ScoreWeights(Section):
+class ScoreWeightsConfig(Section):
     given: float = Field(1.0, ge=0, description="pass fraction on the tests given with the problem")
     generated: float = Field(0.5, ge=0, description="pass fraction on the TCG's tests")
     prm: float = Field(0.25, ge=0, description="the PRM's aggregated step score")
@@ -52,7 +52,7 @@ class VerifierConfig(Section):
     tcg_max_tokens: int = Field(384, ge=16)
     prm: str | None = Field(None, description="a PRM from `coder-rl prm train`")
     prm_reduction: StepReduction = "min"
-    weights: ScoreWeights = ScoreWeights()
+    weights: ScoreWeightsConfig = ScoreWeightsConfig()
     trust_given_tests: bool = Field(
         True, description="given tests rank first; the TCG and the PRM break ties"
     )
@@ -85,14 +85,14 @@ class CandidateReport:
     rank: int = 0  # 1 is the best; ties keep the candidates' order
 
 
-def candidate_score(report: CandidateReport, weights: ScoreWeights) -> float:
+def candidate_score(report: CandidateReport, weights: ScoreWeightsConfig) -> float:
     """The weighted mean of what was measured for this candidate (0 when nothing was)."""
     parts = [(report.given, weights.given), (report.generated, weights.generated), (report.prm, weights.prm)]
     total = sum(w for value, w in parts if value is not None)
     return sum(value * w for value, w in parts if value is not None) / total if total else 0.0
 
 
-def rank(reports: list[CandidateReport], weights: ScoreWeights, trust_given: bool) -> None:
+def rank(reports: list[CandidateReport], weights: ScoreWeightsConfig, trust_given: bool) -> None:
     """Rank 1 for the best. With `trust_given`, the given tests decide first and the other signals (the
     TCG's tests, the PRM) only order candidates that pass as many of them: a program that fails a test
     the user gave never outranks one that passes it. Otherwise by score. A stable sort: ties keep the

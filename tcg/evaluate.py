@@ -33,11 +33,15 @@ from tcg.mutate import mutants
 from tcg.validate import validate
 
 
+class EvalOutputSection(Section):
+    path: str = Field("runs/tcg/eval.json", description="the report (JSON)")
+
+
 class EvalConfig(Section):
     data: DataConfig = DataConfig()
     sandbox: SandboxConfig = SandboxConfig()
     generations: str = Field("runs/tcg/generations.jsonl", description="output of `coder-rl tcg generate`")
-    output: str = "runs/tcg/eval.json"
+    output: EvalOutputSection = EvalOutputSection()
     max_references: int = Field(3, ge=1)
     mutants_per_reference: int = Field(8, ge=1)
     seed: int = 0
@@ -179,7 +183,7 @@ def run_tcg_eval(cfg: EvalConfig) -> dict[str, Any]:
         "problems_without_reference": no_reference,
         "problems": [asdict(s) for s in scores],
     }
-    out = Path(cfg.output)
+    out = Path(cfg.output.path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     return report

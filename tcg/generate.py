@@ -35,7 +35,7 @@ class SuiteSamplingParams(SamplingParams):
     stop: list[str] = Field(default_factory=lambda: [TESTS_STOP])
 
 
-class GenerateOutputConfig(Section):
+class TCGGenerateOutputSection(Section):
     path: str = "runs/tcg/generations.jsonl"
     problems_per_call: int = Field(8, ge=1)
 
@@ -45,7 +45,7 @@ class TCGGenerateConfig(Section):
     policy: PolicyConfig = PolicyConfig()
     sampling: SuiteSamplingParams = SuiteSamplingParams()
     num_tests: int = Field(4, ge=1, description="tests asked for in each prompt")
-    output: GenerateOutputConfig = GenerateOutputConfig()
+    output: TCGGenerateOutputSection = TCGGenerateOutputSection()
 
 
 def sample_tests(

@@ -125,7 +125,7 @@ def reduced_bench_learns(tmp_path, seed: int) -> dict:
     from coder_rl.rl.run import run_rl
 
     cfg = LearningBenchConfig.model_validate({
-        "seed": seed, "out": str(tmp_path / "bench"), "stages": ["model", "sft", "grpo"],
+        "seed": seed, "output_dir": str(tmp_path / "bench"), "stages": ["model", "sft", "grpo"],
         "family": {"train": 500, "heldout": 8, "difficulty": ["EASY"]},
         "eval": {"samples": 2}, "curve": {"points": 1, "samples": 1},
         "grpo": {"grpo": {"max_steps": 4, "save_steps": 4, "per_device_train_batch_size": 16}},

@@ -162,3 +162,22 @@ def test_grpo_passes_other_trl_fields_through_checked():
         bad = load_config(RLConfig, None, [f"grpo.trl.{key}=1"])
         with pytest.raises(UserError, match=f"grpo.trl.{key}: {says}"):
             trl_arguments(bad.grpo, fields)
+
+
+def test_config_classes_follow_the_naming_rule():
+    """Every Section subclass is named <Name>Config, <Name>Section or <Name>Params (coder_rl/config.py)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    classes = {}  # name -> base names
+    for path in [*root.glob("coder_rl/**/*.py"), *root.glob("tcg/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                classes[node.name] = {b.id for b in node.bases if isinstance(b, ast.Name)}
+    sections, grew = {"Section"}, True
+    while grew:
+        found = {name for name, bases in classes.items() if bases & sections}
+        grew, sections = not found <= sections, sections | found
+    misnamed = sorted(n for n in sections - {"Section"} if not n.endswith(("Config", "Section", "Params")))
+    assert len(sections) > 40 and misnamed == []

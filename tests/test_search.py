@@ -11,7 +11,7 @@ import pytest
 
 from coder_rl.data import Problem
 from coder_rl.data.load import DataConfig, load_problems
-from coder_rl.execution import LimitsConfig, SandboxConfig
+from coder_rl.execution import LimitsSection, SandboxConfig
 from coder_rl.mcts.search import MCTSConfig
 from coder_rl.policy.base import Completion, SamplingParams
 from coder_rl.search.candidates import (
@@ -158,7 +158,7 @@ def test_mcts_is_rewarded_on_the_selection_tests_never_the_hidden_ones(local_box
 
 @pytest.fixture(scope="module")
 def sandbox_verifier():
-    limits = LimitsConfig(time_s=1.0, wall_s=3.0, memory_mb=256)
+    limits = LimitsSection(time_s=1.0, wall_s=3.0, memory_mb=256)
     verifier = Verifier(VerifierConfig(sandbox=SandboxConfig(workers=2, limits=limits)))
     yield verifier
     verifier.close()

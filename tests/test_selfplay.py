@@ -35,7 +35,7 @@ def tiny_config(policy: Path | str, run_dir: Path, iterations: int = 1) -> SelfP
     trajectories for (about one sampling seed in four), which would leave the PRM nothing to train on."""
     return SelfPlayConfig(
         iterations=iterations,
-        run_dir=str(run_dir),
+        output_dir=str(run_dir),
         data={"dataset": "sample", "limit": 2},
         policy=str(policy),
         device="cpu",
@@ -170,7 +170,7 @@ def test_one_iteration_writes_every_artifact_and_a_consistent_summary(first_run)
     manifest = json.loads((here / "mcts" / "manifest.json").read_text())
     assert manifest["settings"]["policy"]["model"] == first_run.policy
     search = first_run.interrupted["synthesize_stage"][0][0]
-    assert search.policy.model == first_run.policy and search.output.dir == str(here / "mcts")
+    assert search.policy.model == first_run.policy and search.output_dir == str(here / "mcts")
     prm = first_run.interrupted["_prm"][0][0]
     assert prm.model == first_run.policy and prm.trajectories == str(here / "mcts")
     assert prm.output_dir == str(here / "prm")
@@ -210,7 +210,7 @@ def test_more_iterations_extend_a_finished_run(first_run, extended):
     solved = extended.state["stages"]["iter-2/mcts"]["solve_rate"] > 0
     assert counts(extended.calls) == dict(synthesize=1, prm=1, sft=int(solved), rl=1, pass_rate=1)
     search = extended.calls["synthesize_stage"][0][0]
-    assert search.policy.model == str(one / "rl" / "final") and search.output.dir == str(two / "mcts")
+    assert search.policy.model == str(one / "rl" / "final") and search.output_dir == str(two / "mcts")
     manifest = json.loads((two / "mcts" / "manifest.json").read_text())
     assert manifest["settings"]["policy"]["model"] == str(one / "rl" / "final")
     prm = extended.calls["_prm"][0][0]
@@ -274,7 +274,7 @@ def test_selfplay_table_renders_markdown():
 
 def test_cli_errors_and_help(tmp_path):
     assert_one_line_error(run("selfplay", "--set", "nope=1"), "config error: nope: unknown key")
-    selfplay_log(SelfPlayConfig(run_dir=str(tmp_path)))  # a run directory with the default settings
+    selfplay_log(SelfPlayConfig(output_dir=str(tmp_path)))  # a run directory with the default settings
     refused = run("selfplay", "--out", str(tmp_path), "--set", "device=cpu")
     assert_one_line_error(refused, f"{tmp_path} was written with other settings")
     helped = run("selfplay", "--help")

@@ -13,7 +13,7 @@ import pytest
 
 from coder_rl.data import Problem
 from coder_rl.errors import UserError
-from coder_rl.execution import LimitsConfig, SandboxConfig
+from coder_rl.execution import LimitsSection, SandboxConfig
 from sandbox import CallCase, Limits, Sandbox, StdioCase, case_to_dict
 from tcg import evaluate
 from tcg.evaluate import EvalConfig, ProblemScores, metrics, run_tcg_eval
@@ -93,9 +93,9 @@ def test_metrics_match_hand_computed_values(tmp_path, monkeypatch):
     problems, generations = write_inputs(tmp_path)
     cfg = EvalConfig(
         data={"dataset": "jsonl", "path": str(problems)},
-        sandbox=SandboxConfig(workers=2, limits=LimitsConfig(time_s=2)),
+        sandbox=SandboxConfig(workers=2, limits=LimitsSection(time_s=2)),
         generations=str(generations),
-        output=str(tmp_path / "eval.json"),
+        output={"path": str(tmp_path / "eval.json")},
     )
     report = run_tcg_eval(cfg)
     for name, value in EXPECTED.items():
@@ -174,6 +174,6 @@ def test_a_torn_last_line_is_ignored(tmp_path, monkeypatch):
     cfg = EvalConfig(
         data={"dataset": "jsonl", "path": str(problems)},
         generations=str(generations),
-        output=str(tmp_path / "e.json"),
+        output={"path": str(tmp_path / "e.json")},
     )
     assert run_tcg_eval(cfg)["metrics"]["problems"] == 2

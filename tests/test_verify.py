@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from coder_rl.verify import CandidateReport, ScoreWeights, candidate_score, rank
+from coder_rl.verify import CandidateReport, ScoreWeightsConfig, candidate_score, rank
 
 
 def test_the_score_is_the_weighted_mean_of_what_was_measured():
-    weights = ScoreWeights(given=1.0, generated=0.5, prm=0.25)
+    weights = ScoreWeightsConfig(given=1.0, generated=0.5, prm=0.25)
     assert candidate_score(CandidateReport(given=1.0, generated=0.5, prm=0.2), weights) == pytest.approx(
         (1.0 + 0.25 + 0.05) / 1.75
     )
@@ -19,7 +19,7 @@ def test_the_score_is_the_weighted_mean_of_what_was_measured():
 
 
 def test_given_tests_rank_first_when_trusted_and_ties_keep_their_order():
-    weights = ScoreWeights()
+    weights = ScoreWeightsConfig()
     reports = [
         CandidateReport(given=0.9, prm=1.0),  # fails a given test: however good its steps look
         CandidateReport(given=1.0, prm=0.1),

@@ -1,7 +1,7 @@
 """`coder-rl bench learning`: every o1-Coder stage, trained from a randomly initialised tiny model on the
 `listops` family, each measured on held-out problems beside the figure it should beat.
 
-Per seed, in `out/seed-N/` (the seed draws the family, its held-out compositions, the weights and the
+Per seed, in `output_dir/seed-N/` (the seed draws the family, its held-out compositions, the weights and the
 sampling):
 
 1. `model`: a tiny model and tokenizer built from the training split's text (random weights);
@@ -18,7 +18,7 @@ sampling):
 
 Every stage is recorded in `bench.json` when it ends; a rerun resumes (each trainer from its own
 checkpoints). Library output goes to `logs/<stage>.log` unless `verbose`. The results are
-`learning.json`, `learning.md` and PNG plots; with several seeds, `out/` holds their mean and std.
+`learning.json`, `learning.md` and PNG plots; with several seeds, `output_dir` holds their mean and std.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ class LearningBenchConfig(Section):
 
     seed: int = 0
     seeds: int = Field(1, ge=1, description="seeds seed, seed+1, ...: their mean and std are reported")
-    out: str = "runs/bench-learning"
+    output_dir: str = "runs/bench-learning"
     device: str = "cpu"
     verbose: bool = Field(False, description="let library output (progress bars, warnings) through")
     prompt: PromptConfig = Field(
@@ -264,7 +264,7 @@ HEADLINES = [
 
 def run_learning_bench(cfg: LearningBenchConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) every seed; return learning.json's content (the mean over seeds, with `std`)."""
-    out = Path(cfg.out)
+    out = Path(cfg.output_dir)
     seeds = [cfg.seed + k for k in range(cfg.seeds)]
     results = []
     for seed in seeds:
@@ -280,7 +280,9 @@ def run_learning_bench(cfg: LearningBenchConfig, say: Callable[[str], None] = pr
 
 def run_seed(cfg: LearningBenchConfig, seed: int, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """One seed's bench in `out`: each stage once, recorded in bench.json."""
-    settings = cfg.model_dump(mode="json", exclude={"seeds", "out", "verbose", "seed"}) | {"seed": seed}
+    settings = cfg.model_dump(mode="json", exclude={"seeds", "output_dir", "verbose", "seed"}) | {
+        "seed": seed
+    }
     started: dict[str, float] = {}
     log = StageLog(out, "bench.json", settings, announce=lambda key: started.__setitem__(key, time.time()))
     bench = _Bench(cfg, seed, out, log, say, started)
@@ -427,7 +429,7 @@ class _Bench:
         self, base: SynthesizeConfig, policy: str, data: DataConfig, out: Path
     ) -> SynthesizeConfig:
         mcts = base.model_copy(deep=True)
-        mcts.data, mcts.policy.model, mcts.policy.device, mcts.output.dir = (
+        mcts.data, mcts.policy.model, mcts.policy.device, mcts.output_dir = (
             data,
             policy,
             self.cfg.device,
@@ -492,9 +494,9 @@ class _Bench:
     def _tcg(self, base: str) -> dict[str, Any]:
         from tcg.evaluate import EvalConfig, run_tcg_eval
         from tcg.generate import (
-            GenerateOutputConfig,
             SuiteSamplingParams,
             TCGGenerateConfig,
+            TCGGenerateOutputSection,
             run_tcg_generate,
         )
         from tcg.train import run_tcg_train
@@ -513,9 +515,9 @@ class _Bench:
                 policy=PolicyConfig(model=str(out / stage / "final"), device=self.cfg.device, batch_size=32),
                 sampling=SuiteSamplingParams(n=self.cfg.tcg_eval.samples, max_tokens=self.cfg.tcg_eval.max_tokens,
                                              temperature=1.0, seed=self.seed),
-                output=GenerateOutputConfig(path=str(generations))), show_progress=False)  # fmt: skip
+                output=TCGGenerateOutputSection(path=str(generations))), show_progress=False)  # fmt: skip
             report = run_tcg_eval(EvalConfig(data=self.heldout, sandbox=self.cfg.sandbox, generations=str(generations),
-                                             output=str(out / f"heldout-{stage}.json"), seed=self.seed))  # fmt: skip
+                                             output={"path": str(out / f"heldout-{stage}.json")}, seed=self.seed))  # fmt: skip
             metrics = report["metrics"]
             found[stage] = {"model": str(out / stage / "final"), **{k: metrics.get(k) for k in
                             ("pass_rate", "parse_rate", "discriminative_power")}}  # fmt: skip
@@ -526,7 +528,7 @@ class _Bench:
 
         start = time.time()
         sp = self.cfg.selfplay.model_copy(deep=True)
-        sp.run_dir, sp.data, sp.eval_data, sp.policy = (
+        sp.output_dir, sp.data, sp.eval_data, sp.policy = (
             str(self.out / "selfplay"),
             self.search_train,
             self.heldout,
@@ -549,7 +551,7 @@ class _Bench:
 
         start = time.time()
         search = self.cfg.search.model_copy(deep=True)
-        search.data, search.out_dir = self.search_heldout, str(self.out / "search")
+        search.data, search.output_dir = self.search_heldout, str(self.out / "search")
         search.policy = PolicyConfig(model=policy, device=self.cfg.device, batch_size=64)
         search.sampling.seed, search.prompt = self.seed, self.cfg.prompt
         search.verifier = search.verifier.model_copy(update={"tcg_model": tcg, "prm": prm, "device": self.cfg.device,

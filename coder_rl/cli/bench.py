@@ -30,8 +30,13 @@ def learning(
     from coder_rl.bench.learning import LearningBenchConfig, results_table, run_learning_bench
     from coder_rl.config import load_config
 
-    flags = {"seed": seed, "seeds": seeds, "out": str(out) if out else None, "verbose": verbose or None}
+    flags = {
+        "seed": seed,
+        "seeds": seeds,
+        "output_dir": str(out) if out else None,
+        "verbose": verbose or None,
+    }
     cfg = load_config(LearningBenchConfig, config, sets, flags)
     results = run_learning_bench(cfg, say=lambda line: print(line, flush=True))
     print("\n" + results_table(results))
-    print(f"wrote {cfg.out}/learning.json, learning.md, rl_curves.png, search_scaling.png")
+    print(f"wrote {cfg.output_dir}/learning.json, learning.md, rl_curves.png, search_scaling.png")

@@ -18,7 +18,7 @@ def synthesize(
     config: ConfigFile = None,
     sets: Sets = None,
     workers: Annotated[int | None, typer.Option(help="Sandbox workers on this machine.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output directory (default: output.dir).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: output_dir).")] = None,
     *,
     data: dict[str, Any],
 ) -> None:
@@ -34,7 +34,7 @@ def synthesize(
     flags = {
         **data,
         "sandbox.workers": workers,
-        "output.dir": str(out) if out else None,
+        "output_dir": str(out) if out else None,
     }
     cfg = load_config(SynthesizeConfig, config, sets, flags)
     report = run_synthesize(cfg)
@@ -43,4 +43,4 @@ def synthesize(
         for key, value in report.to_dict().items():
             shown = json.dumps(value) if isinstance(value, dict) else f"{value:.3g}"
             print(f"  {key:<26} {shown}")
-    print(f"outputs and report.json: {cfg.output.dir}")
+    print(f"outputs and report.json: {cfg.output_dir}")

@@ -14,7 +14,7 @@ from coder_rl.cli.options import ConfigFile, Sets, data_options
 def search(
     config: ConfigFile = None,
     sets: Sets = None,
-    out: Annotated[Path | None, typer.Option(help="The output directory (default: out_dir).")] = None,
+    out: Annotated[Path | None, typer.Option(help="The output directory (default: output_dir).")] = None,
     *,
     data: dict[str, Any],
 ) -> None:
@@ -29,11 +29,11 @@ def search(
     from coder_rl.config import load_config
     from coder_rl.search.run import SearchConfig, run_search, search_table
 
-    flags = {**data, "out_dir": str(out) if out else None}
+    flags = {**data, "output_dir": str(out) if out else None}
     cfg = load_config(SearchConfig, config, sets, flags)
     results = run_search(cfg)
     Console().print(Markdown(search_table(results)))
     print(
         f"{results['problems']} problems, selection tests: {results['selection_tests']}; "
-        f"wrote {cfg.out_dir}/results.json and {cfg.out_dir}/scaling.png"
+        f"wrote {cfg.output_dir}/results.json and {cfg.output_dir}/scaling.png"
     )

@@ -17,7 +17,7 @@ def selfplay(
     iterations: Annotated[
         int | None, typer.Option(help="Iterations in all (a rerun with more extends).")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="The run directory (default: run_dir).")] = None,
+    out: Annotated[Path | None, typer.Option(help="The run directory (default: output_dir).")] = None,
     *,
     data: dict[str, Any],
 ) -> None:
@@ -34,9 +34,9 @@ def selfplay(
     flags = {
         **data,
         "iterations": iterations,
-        "run_dir": str(out) if out else None,
+        "output_dir": str(out) if out else None,
     }
     cfg = load_config(SelfPlayConfig, config, sets, flags)
     rows = run_selfplay(cfg)
     Console().print(Markdown(selfplay_table(rows)))
-    print(f"run directory: {cfg.run_dir} (summary.md, summary.json, selfplay.json)")
+    print(f"run directory: {cfg.output_dir} (summary.md, summary.json, selfplay.json)")

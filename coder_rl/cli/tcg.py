@@ -90,7 +90,7 @@ def evaluate(
     flags = {
         **data,
         "generations": str(generations) if generations else None,
-        "output": str(out) if out else None,
+        "output.path": str(out) if out else None,
     }
     cfg = load_config(EvalConfig, config, sets, flags)
     report = run_tcg_eval(cfg)
@@ -100,4 +100,4 @@ def evaluate(
     for name, value in report["metrics"].items():
         table.add_row(name, f"{value:.1%}" if name.endswith(("rate", "power")) else f"{value:.0f}")
     Console().print(table)
-    print(f"report: {cfg.output}")
+    print(f"report: {cfg.output.path}")

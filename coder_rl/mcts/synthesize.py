@@ -41,8 +41,7 @@ class StepSamplingParams(SamplingParams):
     temperature: float = 0.8
 
 
-class SynthesizeOutputConfig(Section):
-    dir: str = "runs/mcts"
+class SynthesizeOutputSection(Section):
     problems_per_shard: int = Field(
         8, ge=1, description="problems searched together, and written as one shard"
     )
@@ -51,7 +50,7 @@ class SynthesizeOutputConfig(Section):
     preference_gap: float = Field(0.5, gt=0, le=1)
 
 
-class RayConfig(Section):
+class RaySection(Section):
     actors: int = Field(
         0, ge=0, description="0: search here; N: N Ray actors, each with a policy and a sandbox"
     )
@@ -61,13 +60,14 @@ class RayConfig(Section):
 class SynthesizeConfig(Section):
     data: DataConfig = DataConfig()
     prompt: PromptConfig = PromptConfig()
-    ray: RayConfig = RayConfig()
+    ray: RaySection = RaySection()
     tests: RewardTestsConfig = RewardTestsConfig()
     policy: PolicyConfig = PolicyConfig()
     sampling: StepSamplingParams = StepSamplingParams()
     mcts: MCTSConfig = MCTSConfig()
     sandbox: SandboxConfig = SandboxConfig()
-    output: SynthesizeOutputConfig = SynthesizeOutputConfig()
+    output_dir: str = "runs/mcts"
+    output: SynthesizeOutputSection = SynthesizeOutputSection()
 
 
 class CountingPolicy:
@@ -215,7 +215,7 @@ def run_synthesize(cfg: SynthesizeConfig, show_progress: bool = True) -> Report:
 
     problems = load_problems(cfg.data).require_problems()
     cfg.tests.check()
-    out = Path(cfg.output.dir)
+    out = Path(cfg.output_dir)
     manifest = _manifest(out, cfg)
     done = {pid for shard in manifest["shards"] for pid in shard["problems"]}
     todo = [p for p in problems if p.id not in done]
@@ -252,7 +252,7 @@ def _manifest(out: Path, cfg: SynthesizeConfig) -> dict[str, Any]:
     settings = cfg.model_dump(mode="json", include={"data", "tests", "policy", "sampling", "mcts", "output"})
     settings["policy"] = {k: settings["policy"][k] for k in ("backend", "model", "dtype")}
     settings = without(settings, ["output.problems_per_shard"])  # a throughput knob: may change on resume
-    return claim(out / "manifest.json", settings, "use another output.dir or remove it", shards=[])
+    return claim(out / "manifest.json", settings, "use another output_dir or remove it", shards=[])
 
 
 def _write_shard(

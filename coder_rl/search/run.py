@@ -6,7 +6,7 @@ scores), let each aggregation pick one (`select.py`), and run the pick on the pr
 which nothing before this step sees (hidden). The selection tests are the TCG's, written from the
 statement when a TCG is loaded, else none (a `Problem` does not tell public tests from hidden ones).
 
-Outputs, under `out_dir`: `rows.jsonl` (one record per problem, appended as groups finish: a rerun
+Outputs, under `output_dir`: `rows.jsonl` (one record per problem, appended as groups finish: a rerun
 with the same settings resumes), `results.json` (accuracy and mean tokens per method × aggregation ×
 budget, plus the per-problem records) and `scaling.png` (accuracy against tokens generated, one line
 per method and aggregation, as in OpenR's figure). The `oracle` line counts a problem when any
@@ -41,7 +41,7 @@ ALL_AGGREGATIONS: list[AggregationName] = [
 ]  # fmt: skip
 
 
-class SearchSamplingConfig(Section):
+class SearchSamplingSection(Section):
     max_tokens: int = Field(512, ge=8, description="a whole completion (best-of-N)")
     step_max_tokens: int = Field(256, ge=8, description="one step (beam search, MCTS)")
     temperature: float = Field(0.8, ge=0)
@@ -61,7 +61,7 @@ class SearchConfig(Section):
     data: DataConfig = DataConfig()
     prompt: PromptConfig = PromptConfig()
     policy: PolicyConfig = PolicyConfig()
-    sampling: SearchSamplingConfig = SearchSamplingConfig()
+    sampling: SearchSamplingSection = SearchSamplingSection()
     methods: list[Method] = Field(default_factory=lambda: list(METHODS), min_length=1)
     aggregations: list[AggregationName] = Field(default_factory=lambda: list(ALL_AGGREGATIONS), min_length=1)
     budgets: list[Annotated[int, Field(ge=1)]] = Field(
@@ -78,7 +78,7 @@ class SearchConfig(Section):
         8, ge=1, description="problems searched together (one policy call a round)"
     )
     verifier: VerifierConfig = VerifierConfig()
-    out_dir: str = "runs/search"
+    output_dir: str = "runs/search"
 
     @field_validator("methods", "aggregations", "budgets")
     @classmethod
@@ -117,17 +117,17 @@ def resolved(cfg: SearchConfig) -> SearchConfig:
 
 
 def run_search(cfg: SearchConfig, show_progress: bool = True) -> dict[str, Any]:
-    """Search every problem (resuming `out_dir/rows.jsonl`), then write results.json and scaling.png."""
+    """Search every problem (resuming `output_dir/rows.jsonl`), then write results.json and scaling.png."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     cfg = resolved(cfg)
     problems = [p for p in load_problems(cfg.data).require_problems() if p.tests]
     if not problems:
         raise UserError("no problem has tests to measure the selected programs on")
-    out = Path(cfg.out_dir)
+    out = Path(cfg.output_dir)
     rows_path = out / "rows.jsonl"
     settings = cfg.model_dump(
-        mode="json", exclude={"data": True, "out_dir": True, "problems_per_batch": True,
+        mode="json", exclude={"data": True, "output_dir": True, "problems_per_batch": True,
                               "verifier": {"sandbox": {"workers"}}, "policy": {"batch_size"}}
     )  # fmt: skip
     done = prepare_output(rows_path, settings, "search")
