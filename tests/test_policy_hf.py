@@ -166,8 +166,8 @@ def test_bad_settings_and_model_directories_are_one_line_user_errors(tiny_model_
         ({"device": "cuda:99"}, "device 'cuda:99' is not available"),
         ({"dtype": "float9"}, "unknown dtype 'float9'"),
         ({"dtype": "int8"}, "unknown dtype 'int8'"),
-        ({"model": str(empty)}, "cannot load the model in"),
-        ({"model": str(tokenizer_only)}, "cannot load the model in"),
+        ({"model": str(empty)}, "not a model directory (no config.json)"),
+        ({"model": str(tokenizer_only)}, "not a model directory (no config.json)"),
         ({"model": str(weights_only)}, "has no tokenizer"),
     ]
     for overrides, problem in cases:

@@ -43,7 +43,9 @@ def test_model_paths_are_checked_before_anything_loads(tmp_path):
         prm=str(tmp_path), tcg_model="deepseek-ai/deepseek-coder-1.3b-instruct"
     ).check_models()  # a hub id
     VerifierConfig(tcg_model="gpt-4o-mini", tcg_backend="openai").check_models()  # a served model's name
-    with pytest.raises(UserError, match="verifier.prm: runs/nope/final is not a model directory"):
+    with pytest.raises(
+        UserError, match="verifier.prm: cannot load model 'runs/nope/final': no such directory"
+    ):
         VerifierConfig(prm="runs/nope/final").check_models()
     with pytest.raises(UserError, match="verifier.tcg_model"):
         VerifierConfig(tcg_model="runs/typo/final").check_models()
