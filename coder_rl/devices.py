@@ -21,7 +21,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         if not torch.cuda.is_available():
             return torch.device("cpu")
-        return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
+        rank = int(os.environ.get("LOCAL_RANK", 0))
+        # a launcher that shows each rank only its own GPU still sets LOCAL_RANK: then it is cuda:0
+        return torch.device(f"cuda:{rank}" if rank < torch.cuda.device_count() else "cuda:0")
     try:
         device = torch.device(name)
     except RuntimeError:

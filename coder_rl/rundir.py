@@ -58,12 +58,17 @@ def claim(path: Path, settings: dict[str, Any], instead: str, **fresh: Any) -> d
     if path.exists():
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(state, dict) or "settings" not in state:
+            if not isinstance(state, dict):
                 raise ValueError
         except (ValueError, UnicodeDecodeError):
             raise UserError(f"{path} is damaged (not a state file written by coder-rl); {instead}") from None
+        legacy = "settings" not in state  # written before state files had one shape: the bare settings
+        if legacy:
+            state = {"settings": state, **fresh}
         if state["settings"] != settings:
             raise UserError(f"{path.parent} was written with other settings ({path}); {instead}")
+        if legacy:
+            save_json(path, state)
         return state
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"settings": settings, **fresh}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,13 @@ def train_resuming(trainer: Any, out: Path) -> None:
 def save_final(trainer: Any, out: Path, files: dict[str, str] | None = None) -> Path:
     """Save the trained model and its tokenizer, with `files` (name -> text) beside them, to out/final:
     written whole, then renamed, so a `final` that exists is complete. Every process calls it (under
-    `accelerate launch`); the main one writes."""
+    `accelerate launch`); those the Trainer saves from (`args.should_save`) write."""
     final, tmp = out / "final", out / "final.tmp"
+    if trainer.args.should_save:
+        shutil.rmtree(tmp, ignore_errors=True)  # an interrupted earlier save
+    trainer.accelerator.wait_for_everyone()
     trainer.save_model(str(tmp))
-    if trainer.is_world_process_zero():
+    if trainer.args.should_save:
         for name, text in (files or {}).items():
             (tmp / name).write_text(text)
         replace_dir(tmp, final)

@@ -240,7 +240,7 @@ def test_other_settings_on_an_existing_run_dir_are_refused(tmp_path, change):
     selfplay_log(cfg)  # starts the directory: selfplay.json with the settings
     before = (tmp_path / "run" / "selfplay.json").read_text()
     selfplay_log(cfg.model_copy(update={"iterations": 5}))  # only iterations may change
-    other = SelfPlayConfig.model_validate({**cfg.model_dump(), **change})
+    other = SelfPlayConfig.model_validate({**cfg.model_dump(exclude_unset=True), **change})
     with pytest.raises(UserError, match="only iterations may change") as refused:
         run_selfplay(other, show_progress=False)
     assert str(tmp_path / "run") in str(refused.value)

@@ -42,7 +42,7 @@ def _cached_reward_tests(problems: list[Problem], cfg: RLConfig) -> list[Problem
     from sandbox import case_from_dict, case_to_dict
 
     path, settings = Path(cfg.output_dir) / "reward_tests.json", cfg.tests.model_dump(mode="json")
-    cached = json.loads(path.read_text()) if path.is_file() else {}
+    cached = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     tests = cached.get("tests", {}) if cached.get("settings") == settings else {}
     if any(p.id not in tests for p in problems):
         tests = {
