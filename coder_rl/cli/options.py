@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +35,10 @@ def data_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the five dataset selection flags, declared once here. The command takes them as
     one argument, `data`: the config overrides they make (`data.limit`, ...; None where not given)."""
     signature = inspect.signature(command)
-    kept = [p for name, p in signature.parameters.items() if name != "data"]
+    # resolved here, with their Annotated options: typer would not find the command's own globals
+    hints = typing.get_type_hints(command, include_extras=True)
+    kept = [p.replace(annotation=hints.get(name, p.annotation))
+            for name, p in signature.parameters.items() if name != "data"]  # fmt: skip
     flags = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
              for name, annotation in _DATA_FLAGS.items()]  # fmt: skip
 
@@ -44,6 +48,6 @@ def data_options(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(*args, data=data, **kwargs)
 
     with_flags.__signature__ = signature.replace(parameters=kept + flags)  # type: ignore[attr-defined]
-    annotations = {k: v for k, v in command.__annotations__.items() if k != "data"}
+    annotations = {k: v for k, v in hints.items() if k != "data"}
     with_flags.__annotations__ = {**annotations, **_DATA_FLAGS}
     return with_flags
