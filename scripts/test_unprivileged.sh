@@ -29,7 +29,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/tests" "$work/scripts"
 cp -r sandbox "$work/"
 cp scripts/soak_sandbox.py "$work/scripts/"  # the reliability tests read its process table
-cp tests/__init__.py tests/conftest.py tests/test_sandbox_*.py "$work/tests/"
+cp tests/__init__.py tests/conftest.py tests/sandbox_helpers.py tests/test_sandbox_*.py "$work/tests/"
 find "$work" -name __pycache__ -prune -exec rm -rf {} +
 printf '[pytest]\nmarkers =\n    slow: end-to-end tests\n' >"$work/pytest.ini"
 chmod -R a+rX "$work"

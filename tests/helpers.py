@@ -1,14 +1,12 @@
-"""Helpers shared by several test modules (one place, so no test module imports another)."""
+"""Helpers shared by several test modules, so no test module imports another (the sandbox's own are in
+tests/sandbox_helpers.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +14,7 @@ from coder_rl.data import Problem
 from coder_rl.mcts import Tree, backup
 from coder_rl.policy.base import Completion
 from pseudocode import Action, Step
-from sandbox import Limits, Sandbox, StdioCase, TestResult, Verdict
+from sandbox import StdioCase
 
 if TYPE_CHECKING:
     from coder_rl.policy.hf import HFPolicy
@@ -46,69 +44,6 @@ def assert_one_line_error(result: subprocess.CompletedProcess, text: str) -> Non
 # ---------------------------------------------------------------- data
 
 TACO_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "taco_sample" / "train.jsonl"
-
-
-# ---------------------------------------------------------------- sandbox: one test's verdict, the box's health, processes
-
-
-def run1(box: Sandbox, program: str, case, limits: Limits | None = None) -> TestResult:
-    """Run `program` on one test case; its one result."""
-    result = box.run(program, [case], limits=limits)
-    assert len(result.tests) == 1
-    return result.tests[0]
-
-
-def explain(result: TestResult) -> str:
-    return (
-        f"verdict={result.verdict} detail={result.detail!r}\n"
-        f"stdout={result.stdout[-400:]!r}\nstderr={result.stderr[-800:]!r}"
-    )
-
-
-def assert_verdict(result: TestResult, verdict: Verdict, *in_detail: str) -> None:
-    """The verdict is exactly `verdict`, and the detail contains each of `in_detail`."""
-    assert result.verdict is verdict, explain(result)
-    for part in in_detail:
-        assert part in result.detail, explain(result)
-
-
-def assert_healthy(box: Sandbox) -> None:
-    """The box still judges an ordinary program correctly."""
-    result = run1(box, "print(int(input()) * 2)", StdioCase("21\n", "42\n"))
-    assert_verdict(result, Verdict.PASSED)
-
-
-def with_limits(box: Sandbox, **changes) -> Limits:
-    return dataclasses.replace(box.limits, **changes)
-
-
-def new_marker() -> str:
-    """A number no other process on the host has in its command line: `sleep <marker>` is findable."""
-    return "1000" + str(uuid.uuid4().int)[:14]
-
-
-def processes_with(marker: str) -> list[int]:
-    """Host pids whose command line contains `marker` (containers' processes are visible here too)."""
-    found = []
-    needle = marker.encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if needle in f.read():
-                    found.append(int(entry))
-        except OSError:
-            pass
-    return found
-
-
-def wait_until_gone(marker: str, timeout: float = 10.0) -> list[int]:
-    """Processes still carrying `marker` after up to `timeout` seconds (killed ones take a moment to go)."""
-    deadline = time.monotonic() + timeout
-    while (left := processes_with(marker)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
 
 
 # ---------------------------------------------------------------- policies

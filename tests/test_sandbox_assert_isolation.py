@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from sandbox import AssertCase, Sandbox, StdioCase, Verdict
-from tests.helpers import assert_verdict, explain
+from tests.sandbox_helpers import assert_verdict, explain
 
 if TYPE_CHECKING:
     from sandbox import TestResult

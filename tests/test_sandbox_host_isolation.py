@@ -23,7 +23,14 @@ import pytest
 
 from sandbox import CallCase, Limits, Sandbox, StdioCase, Verdict
 from sandbox.backends import cgroup
-from tests.helpers import assert_healthy, assert_verdict, new_marker, run1, wait_until_gone, with_limits
+from tests.sandbox_helpers import (
+    assert_healthy,
+    assert_verdict,
+    new_marker,
+    run1,
+    wait_until_gone,
+    with_limits,
+)
 
 # Host-wide values. (kernel/pid_max is per pid namespace since Linux 6.14, and an ordinary user's
 # sandbox, root of its own user namespace, may set its own: not the host's.)

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import AssertCase, CallCase, Sandbox, StdioCase, Verdict
-from tests.helpers import (
+from tests.sandbox_helpers import (
     assert_healthy,
     assert_verdict,
     explain,
