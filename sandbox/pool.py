@@ -55,10 +55,12 @@ def run_request(case: TestCase, limits: Limits) -> bytes:
 
 
 class WorkerPool:
-    """`size` workers started by `start_worker`; jobs go to whichever worker is free."""
+    """`size` workers started by `start_worker`; jobs go to whichever worker is free. A test whose worker
+    is lost under it runs again on a fresh worker, up to `retries` times, before it is a sandbox_error."""
 
-    def __init__(self, start_worker: Callable[[], Channel], size: int) -> None:
+    def __init__(self, start_worker: Callable[[], Channel], size: int, retries: int = 1) -> None:
         self._start_worker = start_worker
+        self._retries = retries
         self._lock = threading.Lock()
         self._closed = False
         self._jobs: queue.SimpleQueue[tuple[Job, Future] | None] = queue.SimpleQueue()
@@ -127,10 +129,12 @@ class WorkerPool:
         """Run one job's tests in order, keeping a second request queued at the worker while it runs
         the first, so the worker never waits on this thread's judging.
 
-        A worker that dies, or retires after a dirty test, never fails the job: the test in flight gets
-        its verdict (sandbox_error if the worker was lost), and the rest run on a fresh worker. Workers
-        put aside here are closed by the caller once the job's result is out."""
+        A worker that dies, or retires after a dirty test, never fails the job: the rest run on a fresh
+        worker. The test in flight on a lost worker runs again there (`retries` times), and is a
+        sandbox_error only if that fails too: a fault of ours is never a program's verdict. Workers put
+        aside here are closed by the caller once the job's result is out."""
         results: list[TestResult | None] = [None] * len(job.cases)
+        faults: dict[int, list[str]] = {}  # test -> why each worker it ran on was lost
         todo = deque(range(len(job.cases)))  # not yet sent
         in_flight: deque[tuple[int, int]] = deque()  # (test, frame size): sent, not yet answered
         loaded = False
@@ -179,8 +183,12 @@ class WorkerPool:
                 reply = channel.recv(job.limits.wall + REPLY_GRACE_S)
             except (WorkerLost, SandboxUnavailable, OSError) as exc:  # OSError: a socket reset, a dead pipe
                 lost = in_flight.popleft()[0] if in_flight else todo.popleft()
-                results[lost] = TestResult(Verdict.SANDBOX_ERROR, _lost_detail(exc))
                 put_aside()
+                faults.setdefault(lost, []).append(_lost_detail(exc))
+                if len(faults[lost]) <= self._retries:
+                    todo.appendleft(lost)  # first in line for the fresh worker
+                else:
+                    results[lost] = TestResult(Verdict.SANDBOX_ERROR, "; ".join(faults[lost]))
                 continue
             index = in_flight.popleft()[0]
             results[index] = judge_safely(job.cases[index], reply, job)
@@ -189,6 +197,10 @@ class WorkerPool:
                     results[index].detail + f" (worker replaced: {reply['dirty']})"
                 ).strip()
                 put_aside()
+        for index, why in faults.items():
+            result = results[index]
+            if result is not None and result.verdict is not Verdict.SANDBOX_ERROR:
+                result.detail = f"{result.detail} (retried on a fresh worker: {'; '.join(why)})".strip()
         return ProgramResult(_after_first_failure_skipped(results, job.fail_fast))
 
     def _start_replacement(self) -> Channel:

@@ -270,7 +270,10 @@ class _Wrapped:
             raise OSError("closing failed")
 
 
-def test_a_lost_worker_costs_one_test_and_a_failed_close_is_a_warning(starter):
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_lost_worker_costs_at_most_one_test_and_a_failed_close_is_a_warning(starter, retries):
+    """The test in flight on a lost worker runs again on a fresh one (`retries`); without a retry it is a
+    sandbox_error. Either way the other tests pass."""
     made = []
 
     def start():
@@ -281,15 +284,34 @@ def test_a_lost_worker_costs_one_test_and_a_failed_close_is_a_warning(starter):
     cases = [StdioCase(f"{n}\n", f"{2 * n}\n") for n in range(4)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pool = WorkerPool(start, 1)
+        pool = WorkerPool(start, 1, retries=retries)
         result = pool.submit(Job(DOUBLE, cases, LIMITS)).result(timeout=60)
         pool.close()
     verdicts = [t.verdict for t in result.tests]
-    assert verdicts == [Verdict.PASSED, Verdict.SANDBOX_ERROR, Verdict.PASSED, Verdict.PASSED]
-    assert result.tests[1].detail == "worker exited"
+    lost = Verdict.PASSED if retries else Verdict.SANDBOX_ERROR
+    assert verdicts == [Verdict.PASSED, lost, Verdict.PASSED, Verdict.PASSED]
+    expected = "(retried on a fresh worker: worker exited)" if retries else "worker exited"
+    assert result.tests[1].detail == expected
     assert len(made) == 2
     messages = [str(w.message) for w in caught]
     assert messages.count("closing a sandbox worker failed: OSError: closing failed") == 2, messages
+
+
+def test_a_test_whose_every_worker_is_lost_is_a_sandbox_error_naming_each_loss(starter):
+    """A fault that persists past the retry is ours, reported as such: never a verdict on the program."""
+    made = []
+
+    def start():
+        made.append(_Wrapped(starter(), lose_on_recv=2 if len(made) < 2 else None))  # lost on its first run
+        return made[-1]
+
+    cases = [StdioCase("1\n", "2\n"), StdioCase("2\n", "4\n")]
+    pool = WorkerPool(start, 1, retries=1)
+    result = pool.submit(Job(DOUBLE, cases, LIMITS)).result(timeout=60)
+    pool.close()
+    assert [t.verdict for t in result.tests] == [Verdict.SANDBOX_ERROR, Verdict.PASSED]
+    assert result.tests[0].detail == "worker exited; worker exited"
+    assert len(made) == 3
 
 
 def test_a_worker_that_retires_before_the_next_request_keeps_its_answer(starter):

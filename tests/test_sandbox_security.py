@@ -930,7 +930,8 @@ def _remove_leaked_cgroups(cgroups: set[Path]) -> None:
 
 
 def test_worker_killed_from_the_host_mid_batch(local_box):
-    """Killing a worker from outside mid-batch costs only the test in flight (sandbox_error); the rest pass."""
+    """Killing a worker from outside mid-batch costs nothing: the test in flight runs again on a fresh
+    worker and gets its own verdict there, and the rest pass."""
     before, cgroups_before = _bwrap_children(), _own_pids_cgroups()
     try:
         _kill_worker_mid_batch(local_box, before)
@@ -961,10 +962,11 @@ def _kill_worker_mid_batch(local_box, before: set[int]) -> None:
         runner.join(30)
         assert not runner.is_alive()
         assert wait_until_gone(marker) == []
-        assert [r.verdict for r in results] == [Verdict.SANDBOX_ERROR] + [Verdict.PASSED] * 3, [
+        # the slow program's own verdict, from its second run (it sleeps past the wall limit there)
+        assert [r.verdict for r in results] == [Verdict.TIMEOUT] + [Verdict.PASSED] * 3, [
             r.to_dict() for r in results
         ]
-        assert "worker exited" in results[0].tests[0].detail
+        assert "retried on a fresh worker: worker exited" in results[0].tests[0].detail
         assert_healthy(box)
 
 
