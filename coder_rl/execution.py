@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import Field
 
@@ -11,7 +12,7 @@ from coder_rl.errors import UserError
 from sandbox.limits import Limits
 
 if TYPE_CHECKING:
-    from sandbox import Sandbox
+    from sandbox import ProgramResult, Sandbox, TestCase
 
 
 _DEFAULT = Limits()  # one source for the defaults: sandbox.Limits
@@ -66,3 +67,12 @@ def open_sandbox(cfg: SandboxConfig) -> Sandbox:
         )
     except SandboxUnavailable as exc:
         raise UserError(str(exc)) from None
+
+
+class BatchRunner(Protocol):
+    """What running programs needs of a sandbox: a `Sandbox`, the `Verifier` holding one, or a wrapper
+    that times or counts its batches."""
+
+    def run_batch(
+        self, batch: Sequence[tuple[str, Sequence[TestCase]]], *, fail_fast: bool | None = None
+    ) -> list[ProgramResult]: ...

@@ -30,9 +30,9 @@ from coder_rl.execution import SandboxConfig, open_sandbox
 from coder_rl.models.paths import check_model_path
 from coder_rl.policy.base import PolicyConfig
 from coder_rl.prm.model import StepReduction, reduce_steps
-from coder_rl.trajectory import prm_input
+from coder_rl.trajectory import PRMInput, prm_input
 from pseudocode import Action, Step
-from sandbox import Limits, ProgramResult, TestCase, pass_fraction
+from sandbox import Limits, ProgramResult, TestCase, TestResult, pass_fraction
 from tcg.reward_tests import tcg_tests
 
 
@@ -181,11 +181,20 @@ class Verifier:
             )
         return tests
 
+    async def acapture(self, program: str, stdin: str, limits: Limits | None = None) -> TestResult:
+        """One run judged against nothing (`Sandbox.capture`), for SandboxFusion's run_code."""
+        return await self._sandbox.acapture(program, stdin, limits)
+
     def score_steps(self, problem: Problem, trajectories: Sequence[Sequence[Step]]) -> list[list[float]]:
+        # the PRM reads what it reads in RL and in training: `prm_input`
+        return self.score_prm_inputs([prm_input(problem, steps) for steps in trajectories])
+
+    def score_prm_inputs(self, items: list[PRMInput]) -> list[list[float]]:
+        """The PRM's per-step scores (a `PRMScorer`, for the rewards)."""
         if self._prm is None:
             raise UserError("no PRM loaded: start the verifier with prm")
-        with self._prm_lock:  # the PRM reads what it reads in RL and in training: `prm_input`
-            return self._prm.score_batch([prm_input(problem, steps) for steps in trajectories])
+        with self._prm_lock:
+            return self._prm.score_batch(items)
 
     def verify(
         self,

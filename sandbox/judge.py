@@ -33,6 +33,8 @@ TOLERANCE = 1e-6
 KEEP_CHARS = 4096  # stdout head and stderr tail kept on each result
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+(?=[eE]))([eE][+-]?\d+)?")
 STDOUT_MODES = ("tokens", "exact")
+# A stdin run judged against nothing (`Sandbox.capture`): its whole stdout is kept, and a clean exit passes.
+CAPTURE = "capture"
 _SIGNALS = {s.value for s in signal.Signals}
 _ASCII_SPACE = " \t\r\f\v"
 _SEPARATOR = re.compile(r"[ \t\r\f\v]+")
@@ -174,14 +176,16 @@ def _nested_deeper_than(text: str, limit: int) -> bool:
 
 
 def judge(case: TestCase, reply: dict[str, Any], limits: Limits, stdout_mode: str = "tokens") -> TestResult:
-    """The verdict for one worker reply to one test."""
+    """The verdict for one worker reply to one test (`stdout_mode`: `compare_stdout`'s, or CAPTURE)."""
+    keep = limits.output_bytes if stdout_mode == CAPTURE else KEEP_CHARS
     result = TestResult(
         verdict=Verdict.PASSED,
         wall_s=round(reply["wall_s"], 6),
         cpu_s=round(reply["cpu_s"], 6),
         peak_memory_mb=round(reply["max_rss_kb"] / 1024, 2),
-        stdout=reply["stdout"][:KEEP_CHARS].encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
-        stderr=reply["stderr_tail"][-KEEP_CHARS:],
+        stdout=reply["stdout"][:keep].encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+        stderr=reply["stderr_tail"][-keep:],
+        exit_code=_exit_code(reply),
     )
     result.verdict, detail = _verdict(case, reply, limits, stdout_mode)
     # Exception messages and names the program chose (or forged in its report) may be long, and may
@@ -242,8 +246,18 @@ def _verdict(case: TestCase, reply: dict[str, Any], limits: Limits, stdout_mode:
     if reply["exit_code"]:
         return Verdict.RUNTIME_ERROR, _failure(None, reply, "")
     assert isinstance(case, StdioCase)
+    if stdout_mode == CAPTURE:
+        return Verdict.PASSED, ""
     difference = compare_stdout(case.expected_stdout, reply["stdout"], stdout_mode)
     return (Verdict.WRONG_ANSWER, difference) if difference else (Verdict.PASSED, "")
+
+
+def _exit_code(reply: dict[str, Any]) -> int | None:
+    """The program's exit status; minus the signal's number if one killed it; None if it was stopped for
+    running out of time or output (it never ended by itself)."""
+    if reply["outcome"] in ("timeout", "output_limit"):
+        return None
+    return -reply["signal"] if reply["signal"] is not None else reply["exit_code"]
 
 
 def _failure(error: dict[str, str] | None, reply: dict[str, Any], fallback: str) -> str:

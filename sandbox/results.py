@@ -33,6 +33,7 @@ class TestResult:
     peak_memory_mb: float = 0.0
     stdout: str = ""
     stderr: str = ""
+    exit_code: int | None = None  # minus the signal's number if one killed it; None if stopped or not run
 
     @property
     def passed(self) -> bool:

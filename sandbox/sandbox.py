@@ -10,11 +10,11 @@ from concurrent.futures import Future
 from functools import partial
 from typing import TYPE_CHECKING
 
-from sandbox.cases import TestCase
-from sandbox.judge import STDOUT_MODES
+from sandbox.cases import StdioCase, TestCase
+from sandbox.judge import CAPTURE, STDOUT_MODES
 from sandbox.limits import Limits
 from sandbox.pool import Job, WorkerPool
-from sandbox.results import ProgramResult
+from sandbox.results import ProgramResult, TestResult
 
 if TYPE_CHECKING:
     from sandbox.backends.ray_cluster import RayPool
@@ -142,6 +142,20 @@ class Sandbox:
         plan, futures = self._submit(batch, limits, fail_fast)
         results = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
         return _assemble(len(batch), plan, list(results))
+
+    def capture(self, program: str, stdin: str = "", limits: Limits | None = None) -> TestResult:
+        """Run a program once on `stdin` and judge it against nothing: a clean exit passes, and its whole
+        stdout (up to the output limit), its stderr's tail and its exit code come back, with a verdict for
+        anything else (runtime_error, timeout, memory_exceeded, ...). For clients that judge by
+        themselves, such as SandboxFusion's `run_code`."""
+        return self._capture(program, stdin, limits).result().tests[0]
+
+    async def acapture(self, program: str, stdin: str = "", limits: Limits | None = None) -> TestResult:
+        return (await asyncio.wrap_future(self._capture(program, stdin, limits))).tests[0]
+
+    def _capture(self, program: str, stdin: str, limits: Limits | None) -> Future[ProgramResult]:
+        job = Job(program, [StdioCase(stdin, "")], limits or self.limits, stdout_mode=CAPTURE)
+        return self._pool.submit(job)
 
     def _submit(
         self, batch: Sequence[tuple[str, Sequence[TestCase]]], limits: Limits | None, fail_fast: bool | None

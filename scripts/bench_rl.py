@@ -70,7 +70,7 @@ def naive_outcome(problem, completion: str) -> float:
 
 
 def bench_reward(count: int) -> list[tuple[str, str, str]]:
-    from coder_rl.rl.rewards import RewardConfig, outcome_rewards
+    from coder_rl.rewards import RewardConfig, outcome_rewards
     from coder_rl.trajectory import read_trajectory
     from sandbox import Sandbox
 

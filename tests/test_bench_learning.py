@@ -55,7 +55,7 @@ def test_a_config_overrides_single_keys_and_keeps_the_bench_defaults():
 def test_the_prm_ablation_gives_the_process_reward_weight():
     """grpo and grpo_prm share their RL section; only the PRM differs. A constant α of 1 would give the
     PRM no weight and make the ablation a copy of plain GRPO."""
-    from coder_rl.rl.rewards import alpha, combined
+    from coder_rl.rewards import alpha, combined
 
     cfg = LearningBenchConfig()
     rewards = cfg.grpo.rewards

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pseudocode",
             "coder_rl.trajectory",
             "coder_rl.execution",
+            "coder_rl.rewards",
             "coder_rl.rundir",
             "coder_rl.models.paths",
             "coder_rl.training",
@@ -36,6 +37,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),  # fmt: skip
     ("backends", ["coder_rl.policy", "coder_rl.models"]),
     ("components", ["tcg", "coder_rl.prm"]),
+    ("integrations", ["coder_rl.integrations"]),
     ("pipelines", ["coder_rl.mcts", "coder_rl.rl", "coder_rl.verify", "coder_rl.generate", "coder_rl.check"]),
     ("search", ["coder_rl.search"]),
     ("self-play", ["coder_rl.selfplay"]),

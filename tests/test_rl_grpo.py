@@ -7,8 +7,9 @@ import pytest
 from safetensors.torch import load_file
 
 from coder_rl.data import load_problems
+from coder_rl.integrations.trl import CodeReward
 from coder_rl.rl.config import RLConfig
-from coder_rl.rl.grpo import CodeReward, run_grpo
+from coder_rl.rl.grpo import run_grpo
 from coder_rl.trajectory import policy_prompt
 
 pytestmark = pytest.mark.slow

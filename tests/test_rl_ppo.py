@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from coder_rl.data import Problem
-from coder_rl.rl import RLConfig, combined, format_reward
+from coder_rl.rewards import combined, format_reward, score_trajectories
+from coder_rl.rl import RLConfig
 from coder_rl.rl.ppo import (
     _logprobs,
     batch_indices,
@@ -17,7 +18,6 @@ from coder_rl.rl.ppo import (
     token_positions,
     token_rewards,
 )
-from coder_rl.rl.rewards import score_trajectories
 from coder_rl.trajectory import OPENING as OPEN
 from coder_rl.trajectory import read_completion
 from pseudocode import parse_steps

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from coder_rl.data import Problem
-from coder_rl.rl import RewardConfig, alpha, combined, format_reward, outcome_rewards, process_rewards
+from coder_rl.rewards import RewardConfig, alpha, combined, format_reward, outcome_rewards, process_rewards
 from coder_rl.trajectory import read_trajectory, statement
 from sandbox import StdioCase
 

@@ -180,10 +180,10 @@ def test_the_prm_scores_exactly_the_text_the_policy_wrote(tiny_prm_dir, local_bo
     """GRPO's reward, for real with an (untrained) tiny PRM: the tokens the PRM reads decode to the
     problem's statement, then what the policy wrote (re-opened), a step tag after each step."""
     import coder_rl.prm.model as prm_model
+    from coder_rl.integrations.trl import CodeReward
     from coder_rl.prm import PRM
     from coder_rl.prm.model import STEP_TAG
     from coder_rl.rl.config import RLConfig
-    from coder_rl.rl.grpo import CodeReward
 
     prm = PRM(str(tiny_prm_dir))
     built = []

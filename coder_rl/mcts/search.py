@@ -18,17 +18,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
+from coder_rl.execution import BatchRunner
 from coder_rl.mcts.tree import Node, Rule, Tree, backup, priors, select
 from coder_rl.policy.base import Policy, SamplingParams
 from coder_rl.trajectory import DEFAULT_PROMPT, PromptConfig, next_step_prompt
 from pseudocode import STEP_STOP, Action, Step, extract_code, parse_step_body
-from sandbox import ProgramResult, TestCase, Verdict, all_passed, pass_fraction
+from sandbox import Verdict, all_passed, pass_fraction
 
 
 class MCTSConfig(Section):
@@ -57,12 +58,6 @@ class ProblemSearch:
 
     def done(self, cfg: MCTSConfig) -> bool:
         return self.rollouts >= cfg.rollouts or (cfg.early_stop and self.solved)
-
-
-class BatchRunner(Protocol):
-    """What the search needs of a sandbox: a `Sandbox`, or a wrapper that times or counts its batches."""
-
-    def run_batch(self, batch: Sequence[tuple[str, Sequence[TestCase]]]) -> list[ProgramResult]: ...
 
 
 def child_actions(depth: int, count: int, max_depth: int) -> list[Action]:

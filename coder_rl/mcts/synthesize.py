@@ -96,10 +96,12 @@ class TimedSandbox:
     def __init__(self, box: Sandbox) -> None:
         self.box, self.seconds = box, 0.0
 
-    def run_batch(self, batch: Sequence[tuple[str, Sequence[TestCase]]]) -> list[ProgramResult]:
+    def run_batch(
+        self, batch: Sequence[tuple[str, Sequence[TestCase]]], *, fail_fast: bool | None = None
+    ) -> list[ProgramResult]:
         start = time.perf_counter()
         try:
-            return self.box.run_batch(batch)
+            return self.box.run_batch(batch, fail_fast=fail_fast)
         finally:
             self.seconds += time.perf_counter() - start
 

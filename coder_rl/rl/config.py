@@ -12,7 +12,7 @@ from pydantic import Field
 from coder_rl.config import Section
 from coder_rl.data.load import DataConfig
 from coder_rl.execution import SandboxConfig
-from coder_rl.rl.rewards import RewardConfig
+from coder_rl.rewards import RewardConfig
 from coder_rl.trajectory import PromptConfig
 from tcg.reward_tests import RewardTestsConfig
 

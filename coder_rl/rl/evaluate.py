@@ -11,7 +11,7 @@ from pydantic import Field
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
 from coder_rl.policy.base import PolicyConfig, SamplingParams
-from coder_rl.rl.rewards import RewardConfig, format_reward, outcome_rewards
+from coder_rl.rewards import RewardConfig, format_reward, outcome_rewards
 from coder_rl.trajectory import PromptConfig, policy_prompt, read_completion
 from sandbox import Sandbox
 
@@ -39,7 +39,8 @@ def pass_rate(
 ) -> dict[str, Any]:
     """pass@1 (the share of samples whose program passes every test), pass@k for k = 1, 2, 4, ... up to the
     samples (the unbiased estimator, averaged over problems), the share of problems with at least one
-    passing sample, the mean pass fraction, and the share of well-formed completions."""
+    passing sample, the mean pass fraction, and the share of well-formed completions. A sample whose run
+    hit a persistent sandbox fault counts as not passing, and is counted in `faults`."""
     from coder_rl.policy import load_policy
 
     policy = load_policy(policy_cfg)
@@ -68,6 +69,7 @@ def pass_rate(
             str(k): sum(pass_at_k(cfg.samples, c, k) for c in correct) / max(len(problems), 1) for k in ks
         },
         "solved": solved / max(len(problems), 1),
-        "pass_fraction": sum(fraction) / count,
+        "pass_fraction": sum(f or 0.0 for f in fraction) / count,
+        "faults": sum(f is None for f in fraction),
         "format": sum(format_reward(trajectories)) / count,
     }

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from coder_rl.devices import resolve_device
 from coder_rl.errors import UserError
+from coder_rl.rewards import RewardConfig, alpha, format_reward, score_trajectories
 from coder_rl.rl.config import RLConfig, RLResult
 from coder_rl.rl.inputs import load_prm, rewarded_problems
-from coder_rl.rl.rewards import RewardConfig, alpha, format_reward, score_trajectories
 from coder_rl.rundir import replace_dir
 from coder_rl.trajectory import OPENING, policy_prompt, read_completion
 
@@ -210,7 +210,7 @@ class Rollout:
     response_mask: torch.Tensor  # (batch, response): 1 up to and including a completion's EOS
     rewards: torch.Tensor  # (batch, response): dense rewards, before the KL penalty
     context: int
-    outcomes: list[float]
+    outcomes: list[float | None]  # None: a sandbox fault, no reward; the sample is left out of the update
     scores: list[list[float]]
     formats: list[float]
     lengths: list[int]
@@ -239,8 +239,9 @@ def _rollout(
         box, prm.score_batch if prm else None, batch, trajectories, cfg.rewards
     )
     formats = format_reward(trajectories)
+    known = [0.0 if o is None else o for o in outcomes]  # a fault's row is masked out below
     rows = [dense_rewards(tokenizer, *args, step, cfg.rewards, cfg.format_weight)
-            for args in zip(own, lengths, outcomes, scores, formats, strict=True)]  # fmt: skip
+            for args in zip(own, lengths, known, scores, formats, strict=True)]  # fmt: skip
     width = ids.shape[1] - context
     response_mask = (
         torch.arange(width, device=device)[None] < torch.tensor(lengths, device=device)[:, None]
@@ -258,7 +259,10 @@ def _update(
     """The KL-shaped rewards, GAE, then `num_ppo_epochs` passes of clipped policy and value losses."""
     import torch
 
-    ppo, m_all = cfg.ppo, r.response_mask
+    ppo = cfg.ppo
+    # Samples without a reward (a sandbox fault) take no part: not in the whitening, nor in any loss.
+    scored = torch.tensor([o is not None for o in r.outcomes], device=r.ids.device, dtype=torch.float)
+    m_all = r.response_mask * scored[:, None]
     chunks = torch.arange(len(r.lengths)).split(ppo.mini_batch_size)
     policy.eval()
     value.eval()
@@ -307,10 +311,12 @@ def _update(
 
 def _log_entry(r: Rollout, update: dict[str, float], prm: Any, step: int, cfg: RLConfig) -> dict[str, float]:
     flat, n = [x for s in r.scores for x in s], len(r.lengths)
+    outcomes = [o for o in r.outcomes if o is not None]
     return {
         "reward": r.rewards.sum().item() / n,  # φ + format, before the KL penalty
-        "reward/outcome": sum(r.outcomes) / n,
-        "reward/pass_rate": sum(o == 1.0 for o in r.outcomes) / n,
+        "reward/outcome": sum(outcomes) / max(len(outcomes), 1),
+        "reward/pass_rate": sum(o == 1.0 for o in outcomes) / max(len(outcomes), 1),
+        "reward/faults": n - len(outcomes),
         **({"reward/process": sum(flat) / len(flat)} if prm and flat else {}),
         "reward/format": sum(r.formats) / n,
         "reward/alpha": alpha(step, cfg.rewards),

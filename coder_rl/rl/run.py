@@ -1,6 +1,6 @@
 """`coder-rl rl run`: dispatch to the configured algorithm, one file each (GRPO by default, or PPO).
 
-Both algorithms reward a completion the same way (see `coder_rl.rl.rewards`): the sandbox's outcome on
+Both algorithms reward a completion the same way (see `coder_rl.rewards`): the sandbox's outcome on
 the dataset's and/or a TCG's tests, the PRM's step scores, and the format reward. GRPO sums them into
 one scalar per completion; PPO places each step's score at the token that closes the step.
 

@@ -25,7 +25,8 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
-from coder_rl.mcts.search import BatchRunner, MCTSConfig, ProblemSearch, run_round
+from coder_rl.execution import BatchRunner
+from coder_rl.mcts.search import MCTSConfig, ProblemSearch, run_round
 from coder_rl.policy.base import Completion, Policy, SamplingParams
 from coder_rl.prm.model import reduce_steps
 from coder_rl.trajectory import (

@@ -9,6 +9,11 @@ Robustness, each in one place below:
   and hold their slot until they do, so the bound on work stays true);
 - malformed input is a 4xx with a one-line message naming the field; never a 500;
 - `/metrics` counts every /v1/ response by route and status, including those made before the app (413).
+
+Beside its own /v1/ API it answers the reward calls of other trainers: SandboxFusion's `/run_code`
+(veRL's `sandbox_fusion.url`) and OpenRLHF's `/get_reward`. Those wait for a sandbox worker rather than
+take a slot: up to `max_queued_runs` of them at once, since such clients send a whole batch at a time
+and read a 429 as a failed sample.
 """
 
 from __future__ import annotations
@@ -24,12 +29,36 @@ from typing import Any
 from pydantic import Field
 
 from coder_rl.config import Section
+from coder_rl.data.load import DataConfig
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
+from coder_rl.integrations import openrlhf
+from coder_rl.integrations.scoring import RewardScorer, faults, label_problem
+from coder_rl.rewards import RewardConfig
+from coder_rl.serve import sandbox_fusion as sf
 from coder_rl.serve import schemas as s
 from coder_rl.verify import Candidate, CandidateReport, Verifier, VerifierConfig
 from pseudocode import Action, Step
-from sandbox import ProgramResult, pass_fraction
+from sandbox import ProgramResult, TestCase, TestResult, Verdict, pass_fraction
+
+
+class RewardSection(Section):
+    """How `/get_reward` (and `coder_rl.integrations.verl` pointed at this server) rewards a completion:
+    `coder_rl.integrations.scoring.RewardScorer`, as `rl run` does."""
+
+    data: DataConfig | None = Field(None, description="a dataset whose problem ids labels may name")
+    rewards: RewardConfig = RewardConfig()
+    format_weight: float = Field(0.0, ge=0, description="weight of the pseudocode-step format reward")
+    prm: bool = Field(False, description="add the process reward of the verifier's PRM (verifier.prm)")
+    tcg_tests: int = Field(
+        0, ge=0, description="tests the verifier's TCG writes from each prompt, pooled with the label's"
+    )
+
+    def check(self, verifier: VerifierConfig) -> None:
+        if self.prm and not verifier.prm:
+            raise UserError("config error: reward.prm needs verifier.prm, a PRM from `coder-rl prm train`")
+        if self.tcg_tests and not verifier.tcg_model:
+            raise UserError("config error: reward.tcg_tests needs verifier.tcg_model, a TCG model")
 
 
 class ServeConfig(Section):
@@ -40,13 +69,18 @@ class ServeConfig(Section):
     max_concurrency: int = Field(8, ge=1, description="requests at work at once; more get 429")
     request_timeout_s: float = Field(120.0, gt=0)
     graceful_shutdown_s: float = Field(30.0, ge=0, description="time for requests in flight at shutdown")
+    max_queued_runs: int = Field(
+        512, ge=1, description="/run_code and /get_reward requests at once, waiting for workers; more get 429"
+    )
     verifier: VerifierConfig = VerifierConfig()
+    reward: RewardSection = RewardSection()
 
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def check_bind(cfg: ServeConfig) -> None:
+    cfg.reward.check(cfg.verifier)
     if cfg.host not in LOOPBACK and not cfg.api_key:
         raise UserError(f"binding {cfg.host} exposes the sandbox: give an API key (--api-key or api_key)")
 
@@ -90,8 +124,11 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+COUNTED = ("/v1/", "/run_code", "/get_reward")
+
+
 class CountRequests:
-    """ASGI middleware, outermost: every response to a /v1/ request is counted with its route and status,
+    """ASGI middleware, outermost: every response to a /v1/, /run_code or /get_reward request is counted with its route and status,
     whichever layer made it (the body limit's 413, the auth check's 401, the app, or Starlette's 500 for
     an unhandled error). A request the router never reached is labelled by the route its path matches."""
 
@@ -99,7 +136,7 @@ class CountRequests:
         self.app, self.routes, self.metrics = app, routes, metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not scope["path"].startswith(COUNTED):
             return await self.app(scope, receive, send)
         start = time.perf_counter()
         status: int | None = None
@@ -157,11 +194,18 @@ class Metrics:
         )
         self.in_flight = Gauge("coder_rl_in_flight", "Requests at work", registry=self.registry)
         self.tests = Counter("coder_rl_tests", "Tests run, by verdict", ["verdict"], registry=self.registry)
+        self.faults = Counter(
+            "coder_rl_reward_faults", "Samples left without a reward by a sandbox fault, by endpoint",
+            ["endpoint"], registry=self.registry,
+        )  # fmt: skip
 
     def count_results(self, results: list[ProgramResult]) -> None:
         for result in results:
-            for test in result.tests:
-                self.tests.labels(test.verdict.value).inc()
+            self.count_tests(result.tests)
+
+    def count_tests(self, tests: list[TestResult]) -> None:
+        for test in tests:
+            self.tests.labels(test.verdict.value).inc()
 
 
 def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
@@ -171,8 +215,9 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
     from fastapi.responses import JSONResponse, PlainTextResponse
 
     metrics = Metrics()
-    slots = {"used": 0}
-    state: dict[str, Verifier] = {}
+    slots = {"used": 0, "runs": 0}
+    state: dict[str, Any] = {}
+    tcg_written: dict[str, list[TestCase]] = {}  # prompt -> the TCG's tests for it (reward.tcg_tests)
     # One thread per slot: an admitted request never waits for a thread (it would spend its deadline there).
     threads = ThreadPoolExecutor(cfg.max_concurrency, thread_name_prefix="verifier")
     working: set[asyncio.Future] = set()
@@ -180,6 +225,11 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         state["verifier"] = verifier or await asyncio.to_thread(Verifier, cfg.verifier)
+        state["known"] = await asyncio.to_thread(_known_problems, cfg.reward.data)
+        v = state["verifier"]
+        state["scorer"] = RewardScorer(
+            v, v.score_prm_inputs if cfg.reward.prm else None, cfg.reward.rewards, cfg.reward.format_weight
+        )
         try:
             yield
         finally:
@@ -299,8 +349,87 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
             step_scores=scores, scores=[reduce_steps(x, body.reduction) for x in scores]
         )
 
+    async def queued(make: Callable[[], Any]) -> Any:
+        """Await `make()`'s work, which waits its turn for a sandbox worker; 429 past `max_queued_runs`
+        at once, 504 past the deadline (a 504 is what veRL's SandboxFusion client retries)."""
+        if slots["runs"] >= cfg.max_queued_runs:
+            raise HTTPError(429, f"busy: {cfg.max_queued_runs} runs waiting; retry", {"Retry-After": "1"})
+        slots["runs"] += 1
+        metrics.in_flight.inc()
+        try:
+            return await asyncio.wait_for(make(), cfg.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise HTTPError(504, f"deadline of {cfg.request_timeout_s:g} s passed") from None
+        finally:
+            slots["runs"] -= 1
+            metrics.in_flight.dec()
+
+    @app.post("/run_code", response_model=sf.RunCodeResponse, tags=["SandboxFusion"])
+    async def run_code(body: sf.RunCodeRequest) -> sf.RunCodeResponse:
+        """SandboxFusion's run_code, for Python: a program's own failure is Failed, never SandboxError."""
+        why_not = sf.request_problem(body)
+        if why_not:
+            raise HTTPError(400, why_not)
+        limits = sf.run_limits(body, cfg.verifier.sandbox.limits.to_limits())
+        result = await queued(lambda: state["verifier"].acapture(body.code, body.stdin or "", limits))
+        metrics.count_tests([result])
+        if result.verdict is Verdict.SANDBOX_ERROR:
+            metrics.faults.labels("/run_code").inc()
+        return sf.run_code_response(result)
+
+    @app.get("/v1/ping", tags=["SandboxFusion"])
+    async def ping() -> str:
+        return "pong"  # SandboxFusion's liveness check
+
+    @app.post("/get_reward", response_model=openrlhf.RewardResponse, tags=["OpenRLHF"])
+    async def get_reward(body: openrlhf.RewardRequest) -> openrlhf.RewardResponse:
+        """OpenRLHF's remote reward. A sandbox fault in the batch is a 503 (OpenRLHF retries), never a 0."""
+        openrlhf.check_request(body)
+        responses = [openrlhf.response_text(q, p) for q, p in zip(body.query, body.prompts, strict=True)]
+        problems = [
+            label_problem(label, prompt, state["known"]) for label, prompt in zip(body.labels, body.prompts, strict=True)
+        ]  # fmt: skip
+
+        def score() -> list[Any]:
+            with_tcg = [
+                _with_tcg_tests(p, state["verifier"], cfg.reward.tcg_tests, tcg_written) for p in problems
+            ]
+            return state["scorer"].score(with_tcg, responses)
+
+        judged = await queued(lambda: asyncio.to_thread(score)) if body.query else []
+        left = faults(judged)
+        if left:
+            metrics.faults.labels("/get_reward").inc(left)
+            raise HTTPError(
+                503, f"{left} of {len(judged)} samples hit a sandbox fault twice; retry", {"Retry-After": "1"}
+            )
+        return openrlhf.reward_response(judged)
+
     # Requests are counted outside everything else, so that a response made before the app (413) counts.
     return CountRequests(BodyLimit(app, cfg.max_body_bytes), lambda: app.routes, metrics)
+
+
+def _known_problems(data: DataConfig | None) -> dict[str, Problem]:
+    """The problems whose ids `/get_reward`'s labels may name."""
+    if data is None:
+        return {}
+    from coder_rl.data.load import load_problems
+
+    return {p.id: p for p in load_problems(data).problems}
+
+
+def _with_tcg_tests(
+    problem: Problem, verifier: Verifier, count: int, cache: dict[str, list[TestCase]]
+) -> Problem:
+    """The problem with `count` tests the TCG writes from its statement pooled after its own, written once
+    per statement (a trainer sends the same prompt for every sample of a group)."""
+    if not count:
+        return problem
+    if problem.question not in cache:
+        if len(cache) >= 4096:
+            cache.pop(next(iter(cache)))  # the oldest
+        cache[problem.question] = verifier.generate_tests(problem, count)
+    return problem.with_tests([*problem.tests, *cache[problem.question]])
 
 
 def _authorized(request: Any, key: str) -> bool:

@@ -1,6 +1,7 @@
 """Rewards for RL on code, as o1-Coder combines them: φ = α(t)·R + (1 − α(t))·Σ_j γ^j·r_j / m.
 
-- outcome R: the sandbox's pass fraction (or all-pass) of the completion's program on the tests;
+- outcome R: the sandbox's pass fraction (or all-pass) of the completion's program on the tests; none
+  at all (None) where a sandbox fault outlived its retry, since a fault of ours is not a wrong answer;
 - process r_j: the PRM's score of step j of the completion (m steps), discounted by γ^j;
 - format: whether the completion follows the pseudocode step format and ends in code.
 
@@ -20,8 +21,9 @@ from pydantic import Field
 
 from coder_rl.config import Section
 from coder_rl.data.problem import Problem
+from coder_rl.execution import BatchRunner
 from coder_rl.trajectory import PRMInput, Trajectory, prm_input
-from sandbox import Sandbox, all_passed, pass_fraction
+from sandbox import ProgramResult, Verdict, all_passed, pass_fraction
 
 
 class RewardConfig(Section):
@@ -43,10 +45,12 @@ def alpha(step: int, cfg: RewardConfig) -> float:
     return cfg.alpha_start + (cfg.alpha_end - cfg.alpha_start) * progress
 
 
-def combined(outcome: float, step_rewards: Sequence[float], step: int, cfg: RewardConfig) -> float:
-    """φ = α(t)·R + (1 − α(t))·Σ_j γ^j·r_j / m (no steps: the outcome alone)."""
+def combined(
+    outcome: float | None, step_rewards: Sequence[float], step: int, cfg: RewardConfig
+) -> float | None:
+    """φ = α(t)·R + (1 − α(t))·Σ_j γ^j·r_j / m (no steps: the outcome alone; no outcome: no reward)."""
     a = alpha(step, cfg)
-    if not step_rewards:
+    if outcome is None or not step_rewards:
         return outcome
     process = sum(cfg.gamma**j * r for j, r in enumerate(step_rewards)) / len(step_rewards)
     return a * outcome + (1 - a) * process
@@ -57,21 +61,38 @@ def format_reward(trajectories: Sequence[Trajectory]) -> list[float]:
     return [float(t.well_formed) for t in trajectories]
 
 
-def outcome_rewards(
-    box: Sandbox, problems: Sequence[Problem], trajectories: Sequence[Trajectory], cfg: RewardConfig
-) -> list[float]:
-    """Each trajectory's program on its problem's tests, in one sandbox batch; no program scores 0."""
+def run_programs(
+    box: BatchRunner, problems: Sequence[Problem], trajectories: Sequence[Trajectory], fail_fast: bool = False
+) -> list[ProgramResult | None]:
+    """Each trajectory's program on its problem's tests, in one sandbox batch (None: no program, or a
+    problem without tests)."""
     runnable = [
         (i, t.program) for i, t in enumerate(trajectories) if t.program is not None and problems[i].tests
     ]
-    results = box.run_batch(
-        [(code, problems[i].tests) for i, code in runnable], fail_fast=cfg.outcome == "all_pass"
-    )
-    score = pass_fraction if cfg.outcome == "pass_fraction" else all_passed
-    rewards = [0.0] * len(trajectories)
+    results = box.run_batch([(code, problems[i].tests) for i, code in runnable], fail_fast=fail_fast)
+    out: list[ProgramResult | None] = [None] * len(trajectories)
     for (i, _), result in zip(runnable, results, strict=True):
-        rewards[i] = score(result)
-    return rewards
+        out[i] = result
+    return out
+
+
+def outcome(result: ProgramResult | None, cfg: RewardConfig) -> float | None:
+    """R for one program: its pass fraction, or 1.0 / 0.0 for all passed or not; 0.0 with no program.
+    None where a test ended in sandbox_error (a fault of ours that outlived the sandbox's retry on a
+    fresh worker): no reward at all, never a 0 the policy would learn from."""
+    if result is None:
+        return 0.0
+    if any(t.verdict is Verdict.SANDBOX_ERROR for t in result.tests):
+        return None
+    return pass_fraction(result) if cfg.outcome == "pass_fraction" else all_passed(result)
+
+
+def outcome_rewards(
+    box: BatchRunner, problems: Sequence[Problem], trajectories: Sequence[Trajectory], cfg: RewardConfig
+) -> list[float | None]:
+    """Each trajectory's R (`outcome`), its program run in one sandbox batch."""
+    results = run_programs(box, problems, trajectories, fail_fast=cfg.outcome == "all_pass")
+    return [outcome(result, cfg) for result in results]
 
 
 PRMScorer = Callable[[list[PRMInput]], list[list[float]]]  # `PRM.score_batch`
@@ -86,9 +107,9 @@ def process_rewards(
 
 
 def score_trajectories(
-    box: Sandbox, score_steps: PRMScorer | None, problems: Sequence[Problem],
+    box: BatchRunner, score_steps: PRMScorer | None, problems: Sequence[Problem],
     trajectories: Sequence[Trajectory], cfg: RewardConfig,
-) -> tuple[list[float], list[list[float]]]:  # fmt: skip
+) -> tuple[list[float | None], list[list[float]]]:  # fmt: skip
     """Each trajectory's outcome and per-step process scores (no steps without a PRM)."""
     outcomes = outcome_rewards(box, problems, trajectories, cfg)
     steps = (

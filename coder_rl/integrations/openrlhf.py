@@ -1,0 +1,77 @@
+"""OpenRLHF's remote reward: what `--reward.remote_url http://HOST:PORT/get_reward` (OpenRLHF 0.10+;
+`--remote_rm_url` before) sends, and the answer it reads. `coder-rl serve` answers it at `/get_reward`.
+
+OpenRLHF (`openrlhf/utils/agent.py`, 0.11) POSTs `{"query": [...], "prompts": [...], "labels": [...]}`:
+`query` is the prompt and the response decoded together, special tokens kept (the prompt possibly cut
+on the left), `prompts` the prompt alone, `labels` the dataset's `--data.label_key` column. It reads
+`rewards` (the advantages), `scores` (dynamic filtering) and `extra_logs` (each key a logged metric).
+
+A label is TACO's `input_output` (JSON text or object), or the id of a problem in the dataset the server
+loaded (`reward.data`). OpenRLHF has no "no reward": a null crashes its training step. So a sample whose
+sandbox run hit a fault (after the sandbox's own retry on a fresh worker) is never answered 0: the whole
+request gets a 503, which OpenRLHF retries (5 times, a second apart), and a fault that persists stops the
+run with the error rather than train on a forged verdict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from coder_rl.errors import UserError
+from coder_rl.integrations.scoring import Judged, verdict_counts
+from sandbox import Verdict
+
+MAX_BATCH = 1024
+_VERDICT_KEYS = [f"verdict/{v.value}" for v in Verdict]
+
+
+class RewardRequest(BaseModel):
+    query: list[str] = Field(max_length=MAX_BATCH)
+    prompts: list[str] = Field(default_factory=list, max_length=MAX_BATCH)
+    labels: list[Any] = Field(default_factory=list, max_length=MAX_BATCH)
+
+
+class RewardResponse(BaseModel):
+    rewards: list[float]
+    scores: list[float]  # the outcome alone, in [0, 1]: what OpenRLHF's dynamic filtering reads
+    extra_logs: dict[str, list[float]]
+
+
+def check_request(body: RewardRequest) -> None:
+    """Every list as long as `query` (empty `prompts` or `labels` only with an empty `query`)."""
+    for name in ("prompts", "labels"):
+        if len(getattr(body, name)) != len(body.query):
+            raise UserError(f"{name}: {len(getattr(body, name))} items for {len(body.query)} queries")
+
+
+def response_text(query: str, prompt: str) -> str:
+    """What the policy wrote: `query` less its prompt. OpenRLHF may have cut the prompt on the left, so
+    its end is looked for too. The prompt's own code (a worked example) must never be read as the answer,
+    so a query whose prompt cannot be found is an error, not a guess."""
+    if not prompt:
+        return query
+    if query.startswith(prompt):
+        return query[len(prompt) :]
+    for tail in (prompt, prompt[-256:]):
+        at = query.find(tail)
+        if at >= 0:
+            return query[at + len(tail) :]
+    raise UserError("a query does not contain its prompt: cannot tell the response from the prompt")
+
+
+def reward_response(judged: list[Judged]) -> RewardResponse:
+    """The answer for a batch with no fault in it."""
+    rewards = [float(j.reward) for j in judged if j.reward is not None]
+    if len(rewards) != len(judged):
+        raise ValueError("a batch with a sandbox fault gets no rewards")
+    return RewardResponse(
+        rewards=rewards,
+        scores=[float(j.outcome or 0.0) for j in judged],
+        extra_logs={
+            "pass_fraction": [j.pass_fraction for j in judged],
+            "format": [j.format for j in judged],
+            **{key: [float(verdict_counts(j)[key]) for j in judged] for key in _VERDICT_KEYS},
+        },
+    )

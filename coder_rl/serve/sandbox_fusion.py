@@ -1,0 +1,109 @@
+"""SandboxFusion's `POST /run_code`, for Python: its request and response, field for field (from
+bytedance/SandboxFusion's `sandbox/server/sandbox_api.py` and `sandbox/datasets/types.py`), so that
+veRL's `sandbox_fusion.url` and any other SandboxFusion client can point at `coder-rl serve`.
+
+The one difference is the one that matters for a reward: a program's own failure (an exception, a
+non-zero exit, a timeout, too much memory) is `Failed`, and `SandboxError` means only a fault of the
+sandbox's that outlived its retry on a fresh worker. veRL scores SandboxError as an infrastructure fault.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+from coder_rl.serve.schemas import LimitsIn, capped
+from sandbox import Limits, TestResult, Verdict
+
+MAX_CODE = 1_000_000  # characters of a program or its stdin
+
+
+class RunCodeRequest(BaseModel):
+    """SandboxFusion's fields and defaults. Unknown keys are ignored, as SandboxFusion ignores them."""
+
+    compile_timeout: float = Field(10, description="unused: Python has no compile step")
+    run_timeout: float = Field(10, gt=0, description="seconds; the server's own limit caps it")
+    memory_limit_MB: int | None = Field(
+        -1, description="megabytes (-1 or null: the server's); capped by the server's"
+    )
+    code: str = Field(max_length=MAX_CODE)
+    stdin: str | None = Field(None, max_length=MAX_CODE)
+    language: str = Field(description="only python is run here")
+    files: dict[str, str | None] = Field(default_factory=dict, description="must be empty here")
+    fetch_files: list[str] = Field(default_factory=list, description="must be empty here")
+
+
+class CommandRunStatus(str, Enum):
+    FINISHED = "Finished"
+    ERROR = "Error"
+    TIME_LIMIT_EXCEEDED = "TimeLimitExceeded"
+
+
+class CommandRunResult(BaseModel):
+    status: CommandRunStatus
+    execution_time: float | None = None
+    return_code: int | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+
+
+class RunStatus(str, Enum):
+    SUCCESS = "Success"
+    FAILED = "Failed"
+    SANDBOX_ERROR = "SandboxError"
+
+
+class RunCodeResponse(BaseModel):
+    status: RunStatus
+    message: str
+    compile_result: CommandRunResult | None = None
+    run_result: CommandRunResult | None = None
+    executor_pod_name: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)
+
+
+def request_problem(body: RunCodeRequest) -> str | None:
+    """Why coder-rl cannot run this request as asked (a 400), or None."""
+    if body.language != "python":
+        return f"language {body.language!r} is not run by coder-rl: python only"
+    if any(content is not None for content in body.files.values()) or body.fetch_files:
+        return "files and fetch_files are not supported by coder-rl's run_code: send them empty"
+    return None
+
+
+def run_limits(body: RunCodeRequest, ceiling: Limits) -> Limits:
+    """The request's time and memory, never above the server's (as for every endpoint: `capped`)."""
+    memory = body.memory_limit_MB if body.memory_limit_MB and body.memory_limit_MB > 0 else None
+    return capped(LimitsIn.model_construct(time_s=body.run_timeout, memory_mb=memory), ceiling)
+
+
+def run_code_response(result: TestResult) -> RunCodeResponse:
+    """SandboxFusion's answer for one captured run (`Sandbox.capture`)."""
+    pod = os.environ.get("MY_POD_NAME")  # SandboxFusion reports the same variable
+    if result.verdict is Verdict.SANDBOX_ERROR:
+        return RunCodeResponse(status=RunStatus.SANDBOX_ERROR, message=result.detail, executor_pod_name=pod)
+    timed_out = result.verdict is Verdict.TIMEOUT
+    return_code = None if timed_out else result.exit_code
+    stderr = result.stderr
+    if result.verdict is Verdict.COMPILE_ERROR:  # Python reports it when it runs the file: exit status 1
+        return_code, stderr = 1, result.detail + "\n"
+    elif return_code is None and not timed_out:  # stopped for its output, or memory past the limit
+        return_code = 1
+    if result.verdict is not Verdict.PASSED and not stderr.strip():
+        stderr = result.detail + "\n"  # say why where a client looks: a signal, a limit
+    run = CommandRunResult(
+        status=CommandRunStatus.TIME_LIMIT_EXCEEDED if timed_out else CommandRunStatus.FINISHED,
+        execution_time=result.wall_s,
+        return_code=return_code,
+        stdout=result.stdout,
+        stderr=stderr,
+    )
+    ok = result.verdict is Verdict.PASSED
+    return RunCodeResponse(
+        status=RunStatus.SUCCESS if ok else RunStatus.FAILED,
+        message="",
+        run_result=run,
+        executor_pod_name=pod,
+    )
