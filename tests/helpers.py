@@ -3,10 +3,15 @@ tests/sandbox_helpers.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +23,7 @@ from sandbox import StdioCase
 
 if TYPE_CHECKING:
     from coder_rl.policy.hf import HFPolicy
+    from coder_rl.verify import Verifier
 
 # ---------------------------------------------------------------- the `coder-rl` command, run as users run it
 
@@ -126,3 +132,36 @@ class ScriptedPolicy:
 
     def close(self) -> None:
         pass
+
+
+# ---------------------------------------------------------------- a real server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(verifier: Verifier, **settings) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port, in a thread, around the shared verifier."""
+    import uvicorn
+
+    from coder_rl.serve import ServeConfig, create_app
+
+    cfg = ServeConfig(port=free_port(), verifier=verifier.cfg, **settings)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(cfg, verifier), host="127.0.0.1", port=cfg.port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{cfg.port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

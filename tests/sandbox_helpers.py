@@ -8,6 +8,7 @@ import dataclasses
 import os
 import time
 import uuid
+from pathlib import Path
 
 from sandbox import Limits, Sandbox, StdioCase, TestResult, Verdict
 
@@ -70,3 +71,20 @@ def wait_until_gone(marker: str, timeout: float = 10.0) -> list[int]:
     while (left := processes_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+def descendants() -> set[int]:
+    """Pids of every process below this one (workers, bubblewrap, their children)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found

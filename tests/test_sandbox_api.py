@@ -22,6 +22,7 @@ from sandbox import (
     all_passed,
     pass_fraction,
 )
+from tests.sandbox_helpers import descendants
 
 ADD = "a, b = map(int, input().split())\nprint(a + b)\n"
 
@@ -140,32 +141,15 @@ def test_missing_bubblewrap_says_how_to_install(monkeypatch):
         Sandbox(backend="local", workers=1)
 
 
-def _descendants() -> set[int]:
-    """Pids of every process below this one (workers, bubblewrap, their children)."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {os.getpid()}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def test_crashed_worker_costs_one_test_and_close_leaves_nothing():
-    before = _descendants()
+    before = descendants()
     box = Sandbox(backend="local", workers=1, limits=Limits(time_s=2))
-    started = _descendants() - before
+    started = descendants() - before
     assert started, "the worker runs below this process"
 
     def kill_worker_soon():
         time.sleep(0.6)
-        for pid in _descendants() - before:
+        for pid in descendants() - before:
             try:
                 if Path(f"/proc/{pid}/comm").read_text().strip() == "bwrap":
                     os.kill(pid, 9)
@@ -186,7 +170,7 @@ def test_crashed_worker_costs_one_test_and_close_leaves_nothing():
     assert second.verdict is Verdict.PASSED
     assert results[1].verdict is Verdict.PASSED
     box.close()
-    assert _descendants() - before == set()
+    assert descendants() - before == set()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the pids cgroup is used only when running as root")
@@ -274,12 +258,12 @@ def test_docker_containers_of_a_dead_process_are_removed(docker_client):
 def test_a_sandbox_never_closed_stops_its_workers_when_collected():
     import gc
 
-    before = _descendants()
+    before = descendants()
     box = Sandbox(backend="local", workers=1)
-    assert _descendants() - before
+    assert descendants() - before
     del box
     gc.collect()
-    assert _descendants() - before == set()
+    assert descendants() - before == set()
 
 
 def test_a_program_killed_by_a_realtime_signal_is_judged_and_the_worker_stays_in_step(box):

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,21 +17,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from coder_rl.serve import ServeConfig, VerifierClient, VerifierError, create_app
+from coder_rl.serve import VerifierClient, VerifierError
 from coder_rl.verify import Candidate, Verifier, VerifierConfig
 from pseudocode import Action, Step
 from sandbox import StdioCase
-from tests.helpers import REPO, assert_one_line_error, run
+from tests.helpers import REPO, assert_one_line_error, free_port, run, serving
 
 DOUBLE = {"question": "Print twice n.", "tests": [{"kind": "stdin", "stdin": "2\n", "expected_stdout": "4\n"},
                                                    {"kind": "stdin", "stdin": "5\n", "expected_stdout": "10\n"}]}  # fmt: skip
 SLEEPY = "import time\ntime.sleep(2)\nprint(4)"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,28 +38,6 @@ def verifier(tiny_model_dir, tiny_prm_dir) -> Iterator[Verifier]:
     made = Verifier(cfg)
     yield made
     made.close()
-
-
-@contextlib.contextmanager
-def serving(verifier: Verifier, **settings) -> Iterator[str]:
-    """A real uvicorn server on a free loopback port, in a thread, around the shared verifier."""
-    import uvicorn
-
-    cfg = ServeConfig(port=free_port(), verifier=verifier.cfg, **settings)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(cfg, verifier), host="127.0.0.1", port=cfg.port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{cfg.port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture(scope="module")

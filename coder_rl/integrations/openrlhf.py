@@ -47,17 +47,21 @@ def check_request(body: RewardRequest) -> None:
 
 
 def response_text(query: str, prompt: str) -> str:
-    """What the policy wrote: `query` less its prompt. OpenRLHF may have cut the prompt on the left, so
-    its end is looked for too. The prompt's own code (a worked example) must never be read as the answer,
+    """What the policy wrote: `query` less its prompt, which may stand after a BOS or, cut on the left by
+    OpenRLHF, only in part. The prompt's own code (a worked example) must never be read as the answer,
     so a query whose prompt cannot be found is an error, not a guess."""
     if not prompt:
         return query
-    if query.startswith(prompt):
-        return query[len(prompt) :]
-    for tail in (prompt, prompt[-256:]):
-        at = query.find(tail)
-        if at >= 0:
-            return query[at + len(tail) :]
+    at = query.find(prompt)
+    if at >= 0:
+        return query[at + len(prompt) :]
+    tail = prompt[-16:]  # a cut prompt keeps at least its end
+    at = query.find(tail)
+    while at >= 0:  # a left-cut prompt: the query starts with one of the prompt's suffixes
+        end = at + len(tail)
+        if prompt.endswith(query[:end]):
+            return query[end:]
+        at = query.find(tail, at + 1)
     raise UserError("a query does not contain its prompt: cannot tell the response from the prompt")
 
 

@@ -1,0 +1,276 @@
+"""The reward side of other trainers: `coder_rl.integrations` (TRL, veRL, OpenRLHF) and the server's
+`/run_code` (SandboxFusion's) and `/get_reward` (OpenRLHF's), on the real sandbox and a real server, on
+TACO's own rows. The trainers' own client code calls them in test_trainer_clients.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from coder_rl.errors import UserError
+from coder_rl.integrations import openrlhf, verl
+from coder_rl.integrations.scoring import RewardScorer, label_problem
+from coder_rl.integrations.trl import CodeReward
+from coder_rl.verify import Verifier, VerifierConfig
+from sandbox import Limits, ProgramResult, Sandbox, TestResult, Verdict, pass_fraction
+from tests.helpers import TACO_SAMPLE, serving
+from tests.sandbox_helpers import descendants
+
+ADD = "a, b = map(int, input().split())\nprint(a + b)\n"
+ADD_IO = json.dumps({"inputs": ["1 2\n", "5 7\n"], "outputs": ["3\n", "12\n"]})
+
+
+def fenced(code: str) -> str:
+    return f"Here is my solution.\n```python\n{code.rstrip()}\n```\n"
+
+
+def taco_rows() -> list[dict]:
+    return [json.loads(line) for line in TACO_SAMPLE.read_text().splitlines()]
+
+
+def references() -> list[tuple[str, str]]:
+    """(input_output, a reference solution) for the first two solutions of every TACO sample row."""
+    return [(row["input_output"], code) for row in taco_rows() for code in json.loads(row["solutions"])[:2]]
+
+
+@pytest.fixture(scope="module")
+def verifier() -> Iterator[Verifier]:
+    made = Verifier(VerifierConfig(sandbox={"workers": 2, "limits": {"time_s": 2}}))
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def url(verifier) -> Iterator[str]:
+    with serving(verifier) as base:
+        yield base
+
+
+@pytest.fixture
+def local_verl(monkeypatch, verifier):
+    """veRL's module scoring on the test's sandbox (it would otherwise start one of its own)."""
+    monkeypatch.setitem(verl._local, "scorer", RewardScorer(verifier))
+
+
+class Faulty:
+    """A sandbox whose every test ends in sandbox_error: a fault of ours that outlived its retry."""
+
+    def run_batch(self, batch, *, fail_fast=None) -> list[ProgramResult]:
+        return [
+            ProgramResult([TestResult(Verdict.SANDBOX_ERROR, "worker exited") for _ in tests])
+            for _, tests in batch
+        ]
+
+
+# ---------------------------------------------------------------- one reward, whichever trainer asks
+
+
+def test_every_adapter_gives_the_judges_pass_fraction_on_taco(verifier, local_verl):
+    """On TACO's rows, stdin and call-based: veRL's compute_score, TRL's CodeReward and OpenRLHF's
+    answer all equal the sandbox's own pass fraction on the same tests."""
+    pairs = references()
+    judge = [pass_fraction(verifier.run_batch([(code, label_problem(io).tests)])[0]) for io, code in pairs]
+    assert sum(j == 1.0 for j in judge) >= len(pairs) // 2, judge  # mostly references that pass
+    by_verl = [verl.compute_score("taco", fenced(code), io)["score"] for io, code in pairs]
+    by_trl = asyncio.run(
+        CodeReward(verifier)(
+            prompts=["Solve it."] * len(pairs), completions=[fenced(c) for _, c in pairs],
+            input_output=[io for io, _ in pairs],
+        )
+    )  # fmt: skip
+    judged = RewardScorer(verifier).score(
+        [label_problem(io) for io, _ in pairs], [fenced(c) for _, c in pairs]
+    )
+    by_openrlhf = openrlhf.reward_response(judged).rewards
+    assert by_verl == by_trl == by_openrlhf == judge
+
+
+def test_verl_answers_the_same_keys_for_every_sample(local_verl):
+    """veRL's reward loop builds one array per key from the first sample's keys."""
+    answers = [
+        verl.compute_score("taco", fenced(ADD), ADD_IO),
+        verl.compute_score("taco", "no code at all", ADD_IO),
+        verl.compute_score("taco", fenced("print(1/0)"), {"inputs": ["1 2\n"], "outputs": ["3\n"]}),
+        asyncio.run(verl.compute_score_async("taco", fenced("print(3)"), ADD_IO, {"question": "Add."})),
+    ]
+    assert len({tuple(a) for a in answers}) == 1
+    assert [a["score"] for a in answers] == [1.0, 0.0, 0.0, 0.5]
+    assert answers[2]["verdict/runtime_error"] == 1 and answers[3]["verdict/wrong_answer"] == 1
+
+
+def test_the_program_is_the_responses_code_never_the_prompts():
+    """OpenRLHF's query holds the prompt, whose worked example has code: only what follows is read."""
+    prompt = (
+        "<|im_start|>user\nExample:\n```python\nprint(3)\n```\nNow add.<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert openrlhf.response_text(prompt + "I cannot.<|im_end|>", prompt) == "I cannot.<|im_end|>"
+    cut = prompt[40:]  # OpenRLHF may cut a long prompt on the left
+    assert openrlhf.response_text(cut + "Answer", prompt) == "Answer"
+    with pytest.raises(UserError, match="does not contain its prompt"):
+        openrlhf.response_text("something else", prompt)
+
+
+def test_trl_reads_conversational_rows_and_named_problems(verifier):
+    reward = CodeReward(verifier, problems={"p1": label_problem(ADD_IO)})
+    chat = [[{"role": "assistant", "content": fenced(ADD)}], [{"role": "assistant", "content": "no idea"}]]
+    prompts = [[{"role": "user", "content": "Add two numbers."}]] * 2
+    assert asyncio.run(reward(prompts=prompts, completions=chat, input_output=[ADD_IO, ADD_IO])) == [1.0, 0.0]
+    assert asyncio.run(reward(prompts=prompts, completions=chat, problem_id=["p1", "p1"])) == [1.0, 0.0]
+    with pytest.raises(UserError, match="input_output column"):
+        asyncio.run(CodeReward(verifier)(prompts=prompts, completions=chat))
+
+
+def test_a_bad_label_is_a_clear_error():
+    with pytest.raises(UserError, match="label is not TACO input_output: bad_input_output"):
+        label_problem('{"inputs": 3, "outputs": []}')
+    with pytest.raises(UserError, match="not JSON"):
+        label_problem("p-17")
+
+
+# ---------------------------------------------------------------- faults are not wrong answers
+
+
+def test_a_worker_killed_mid_scoring_is_retried_and_scores_what_the_program_earns():
+    """The program's worker is killed while it runs: the sandbox runs it again on a fresh worker, and
+    the reward is the program's own (1.0), never the 0 a lost test would have been."""
+    slow_add = "import time\ntime.sleep(1.0)\n" + ADD
+    before = descendants()
+    with Sandbox(workers=1, limits=Limits(time_s=4)) as box:
+
+        killed = []
+
+        def kill_worker_soon() -> None:
+            time.sleep(0.5)
+            for pid in descendants() - before:
+                try:
+                    if Path(f"/proc/{pid}/comm").read_text().strip() == "bwrap":
+                        os.kill(pid, 9)
+                        killed.append(pid)
+                except OSError:
+                    pass
+
+        killer = threading.Thread(target=kill_worker_soon)
+        killer.start()
+        (judged,) = RewardScorer(box).score([label_problem(ADD_IO)], [fenced(slow_add)])
+        killer.join()
+        assert killed, "no worker was running the program"
+        assert judged.reward == 1.0 and judged.verdicts == {"passed": 2}
+
+
+def test_a_persistent_fault_is_no_reward_in_every_adapter(monkeypatch):
+    (judged,) = RewardScorer(Faulty()).score([label_problem(ADD_IO)], [fenced(ADD)])
+    assert judged.reward is None and judged.outcome is None
+    rewards = asyncio.run(
+        CodeReward(Faulty())(prompts=["p"], completions=[fenced(ADD)], input_output=[ADD_IO])  # type: ignore[arg-type]
+    )
+    assert rewards == [None]  # TRL leaves a completion every reward scored None out of the advantages
+    monkeypatch.setitem(verl._local, "scorer", RewardScorer(Faulty()))
+    with pytest.raises(verl.SandboxFault, match="3 times"):
+        verl.compute_score("taco", fenced(ADD), ADD_IO)
+    with pytest.raises(ValueError, match="no rewards"):
+        openrlhf.reward_response([judged])
+
+
+def test_get_reward_answers_503_for_a_fault_and_counts_it(verifier, monkeypatch):
+    with serving(verifier) as base:
+        app_scorer_runs = verifier.run_batch
+        monkeypatch.setattr(verifier, "run_batch", Faulty().run_batch)
+        body = {"query": ["P" + fenced(ADD)], "prompts": ["P"], "labels": [ADD_IO]}
+        answer = httpx.post(f"{base}/get_reward", json=body)
+        assert answer.status_code == 503 and "sandbox fault" in answer.json()["detail"]
+        monkeypatch.setattr(verifier, "run_batch", app_scorer_runs)
+        assert httpx.post(f"{base}/get_reward", json=body).json()["rewards"] == [1.0]
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'coder_rl_reward_faults_total{endpoint="/get_reward"} 1.0' in metrics
+
+
+# ---------------------------------------------------------------- the server: SandboxFusion's and OpenRLHF's calls
+
+SANDBOX_FUSION_KEYS = {"status", "message", "compile_result", "run_result", "executor_pod_name", "files"}
+RUN_RESULT_KEYS = {"status", "execution_time", "return_code", "stdout", "stderr"}
+
+
+def run_code(base: str, code: str, **fields) -> dict:
+    body = {"code": code, "language": "python", "compile_timeout": 10, "run_timeout": 10, "stdin": None,
+            "memory_limit_MB": 1024, "files": {}, "fetch_files": [], **fields}  # fmt: skip
+    answer = httpx.post(f"{base}/run_code", json=body, timeout=60)
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert set(data) == SANDBOX_FUSION_KEYS and set(data["run_result"] or RUN_RESULT_KEYS) == RUN_RESULT_KEYS
+    return data
+
+
+def test_run_code_speaks_sandbox_fusion_and_a_programs_failure_is_failed(url):
+    ok = run_code(url, ADD, stdin="20 22")
+    assert (ok["status"], ok["run_result"]["status"], ok["run_result"]["return_code"]) == (
+        "Success",
+        "Finished",
+        0,
+    )
+    assert ok["run_result"]["stdout"] == "42\n" and ok["compile_result"] is None and ok["message"] == ""
+    big = run_code(url, "print('x' * 300_000)")  # SandboxFusion's own server cuts this short
+    assert big["status"] == "Success" and len(big["run_result"]["stdout"]) == 300_001
+    for code, run_status, return_code, in_stderr in [
+        ("1/0", "Finished", 1, "ZeroDivisionError"),
+        ("import sys; sys.exit(3)", "Finished", 3, ""),
+        ("def f(:\n  pass", "Finished", 1, "SyntaxError"),
+        ("import os; os.kill(os.getpid(), 9)", "Finished", -9, "SIGKILL"),
+        ("while True: pass", "TimeLimitExceeded", None, "CPU time"),
+        ("x = bytearray(3 << 30)", "Finished", 1, "memory over 256 MB"),  # the request's limit
+    ]:
+        data = run_code(url, code, run_timeout=1, memory_limit_MB=None if "bytearray" not in code else 256)
+        assert data["status"] == "Failed", (code, data)  # never SandboxError: veRL reads that as our fault
+        result = data["run_result"]
+        assert (result["status"], result["return_code"]) == (run_status, return_code), (code, data)
+        assert in_stderr in result["stderr"], (code, data)
+    unknown = {"extra_field": 1}  # SandboxFusion ignores keys it does not know
+    assert run_code(url, "print(1)", **unknown)["status"] == "Success"
+
+
+def test_run_code_refuses_what_it_cannot_do_with_a_4xx(url):
+    for fields, status, text in [
+        ({"language": "cpp"}, 400, "python only"),
+        ({"files": {"a.txt": "aGk="}}, 400, "files"),
+        ({"fetch_files": ["out.txt"]}, 400, "files"),
+        ({"language": None}, 422, "language"),
+    ]:
+        body = {"code": "print(1)", "language": "python", **fields}
+        answer = httpx.post(f"{url}/run_code", json=body)
+        assert answer.status_code == status and text in answer.json()["detail"], answer.text
+    assert httpx.get(f"{url}/v1/ping").json() == "pong"
+
+
+def test_get_reward_answers_openrlhf_including_an_empty_batch(url, verifier, tmp_path):
+    empty = httpx.post(f"{url}/get_reward", json={"query": [], "prompts": [], "labels": []})
+    assert empty.status_code == 200 and empty.json()["rewards"] == [] and empty.json()["scores"] == []
+    data = tmp_path / "problems.jsonl"
+    data.write_text(json.dumps({"id": "add", "question": "Add.", "tests": [
+        {"kind": "stdin", "stdin": "1 2\n", "expected_stdout": "3\n"}]}) + "\n")  # fmt: skip
+    reward = {"data": {"dataset": "jsonl", "path": str(data)}}
+    with serving(verifier, reward=reward) as base:
+        prompts = ["Q1:", "Q2:", "Q3:"]
+        body = {
+            "query": ["Q1:" + fenced(ADD), "Q2:" + fenced("print(3)"), "Q3:" + fenced(ADD)],
+            "prompts": prompts, "labels": [ADD_IO, ADD_IO, "add"],
+        }  # fmt: skip
+        answer = httpx.post(f"{base}/get_reward", json=body).json()
+        assert answer["rewards"] == [1.0, 0.5, 1.0] and answer["scores"] == [1.0, 0.5, 1.0]
+        assert answer["extra_logs"]["verdict/wrong_answer"] == [0.0, 1.0, 0.0]
+        assert all(len(v) == 3 for v in answer["extra_logs"].values())
+        bad = httpx.post(f"{base}/get_reward", json={**body, "labels": [ADD_IO]})
+        assert bad.status_code == 400 and "labels: 1 items for 3 queries" in bad.json()["detail"]
+
+
+def test_verl_scores_alike_on_a_server_and_on_its_own_sandbox(url, local_verl):
+    for solution, io in [(fenced(ADD), ADD_IO), (fenced("print(3)"), ADD_IO), ("none", ADD_IO)]:
+        here = verl.compute_score("taco", solution, io)
+        there = verl.compute_score("taco", solution, io, url=url)
+        assert here == there
