@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from coder_rl.errors import UserError
-from coder_rl.integrations import openrlhf, verl
+from coder_rl.integrations import openrlhf, scoring, verl
 from coder_rl.integrations.scoring import RewardScorer, label_problem
 from coder_rl.integrations.trl import CodeReward
 from coder_rl.verify import Verifier, VerifierConfig
@@ -55,9 +55,9 @@ def url(verifier) -> Iterator[str]:
 
 
 @pytest.fixture
-def local_verl(monkeypatch, verifier):
-    """veRL's module scoring on the test's sandbox (it would otherwise start one of its own)."""
-    monkeypatch.setitem(verl._local, "scorer", RewardScorer(verifier))
+def process_scorer(monkeypatch, verifier):
+    """The adapters' own scorer on the test's sandbox (they would otherwise start one of their own)."""
+    monkeypatch.setitem(scoring._local, "scorer", RewardScorer(verifier))
 
 
 class Faulty:
@@ -73,7 +73,7 @@ class Faulty:
 # ---------------------------------------------------------------- one reward, whichever trainer asks
 
 
-def test_every_adapter_gives_the_judges_pass_fraction_on_taco(verifier, local_verl):
+def test_every_adapter_gives_the_judges_pass_fraction_on_taco(verifier, process_scorer):
     """On TACO's rows, stdin and call-based: veRL's compute_score, TRL's CodeReward and OpenRLHF's
     answer all equal the sandbox's own pass fraction on the same tests."""
     pairs = references()
@@ -93,7 +93,7 @@ def test_every_adapter_gives_the_judges_pass_fraction_on_taco(verifier, local_ve
     assert by_verl == by_trl == by_openrlhf == judge
 
 
-def test_verl_answers_the_same_keys_for_every_sample(local_verl):
+def test_verl_answers_the_same_keys_for_every_sample(process_scorer):
     """veRL's reward loop builds one array per key from the first sample's keys."""
     answers = [
         verl.compute_score("taco", fenced(ADD), ADD_IO),
@@ -144,7 +144,6 @@ def test_a_worker_killed_mid_scoring_is_retried_and_scores_what_the_program_earn
     slow_add = "import time\ntime.sleep(1.0)\n" + ADD
     before = descendants()
     with Sandbox(workers=1, limits=Limits(time_s=4)) as box:
-
         killed = []
 
         def kill_worker_soon() -> None:
@@ -172,11 +171,13 @@ def test_a_persistent_fault_is_no_reward_in_every_adapter(monkeypatch):
         CodeReward(Faulty())(prompts=["p"], completions=[fenced(ADD)], input_output=[ADD_IO])  # type: ignore[arg-type]
     )
     assert rewards == [None]  # TRL leaves a completion every reward scored None out of the advantages
-    monkeypatch.setitem(verl._local, "scorer", RewardScorer(Faulty()))
+    monkeypatch.setitem(scoring._local, "scorer", RewardScorer(Faulty()))
     with pytest.raises(verl.SandboxFault, match="3 times"):
         verl.compute_score("taco", fenced(ADD), ADD_IO)
     with pytest.raises(ValueError, match="no rewards"):
         openrlhf.reward_response([judged])
+    with pytest.raises(RuntimeError, match="sandbox fault"):
+        openrlhf.reward_func(["P" + fenced(ADD)], ["P"], [ADD_IO])
 
 
 def test_get_reward_answers_503_for_a_fault_and_counts_it(verifier, monkeypatch):
@@ -269,7 +270,7 @@ def test_get_reward_answers_openrlhf_including_an_empty_batch(url, verifier, tmp
         assert bad.status_code == 400 and "labels: 1 items for 3 queries" in bad.json()["detail"]
 
 
-def test_verl_scores_alike_on_a_server_and_on_its_own_sandbox(url, local_verl):
+def test_verl_scores_alike_on_a_server_and_on_its_own_sandbox(url, process_scorer):
     for solution, io in [(fenced(ADD), ADD_IO), (fenced("print(3)"), ADD_IO), ("none", ADD_IO)]:
         here = verl.compute_score("taco", solution, io)
         there = verl.compute_score("taco", solution, io, url=url)

@@ -6,6 +6,9 @@ OpenRLHF (`openrlhf/utils/agent.py`, 0.11) POSTs `{"query": [...], "prompts": [.
 on the left), `prompts` the prompt alone, `labels` the dataset's `--data.label_key` column. It reads
 `rewards` (the advantages), `scores` (dynamic filtering) and `extra_logs` (each key a logged metric).
 
+OpenRLHF can also load a reward function from a file (`--reward.remote_url path/to/file.py`): this
+module's `reward_func` is one, scoring on a sandbox of its own in each process that loads it.
+
 A label is TACO's `input_output` (JSON text or object), or the id of a problem in the dataset the server
 loaded (`reward.data`). OpenRLHF has no "no reward": a null crashes its training step. So a sample whose
 sandbox run hit a fault (after the sandbox's own retry on a fresh worker) is never answered 0: the whole
@@ -20,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from coder_rl.errors import UserError
-from coder_rl.integrations.scoring import Judged, verdict_counts
+from coder_rl.integrations.scoring import Judged, faults, label_problem, local_scorer, verdict_counts
 from sandbox import Verdict
 
 MAX_BATCH = 1024
@@ -79,3 +82,16 @@ def reward_response(judged: list[Judged]) -> RewardResponse:
             **{key: [float(verdict_counts(j)[key]) for j in judged] for key in _VERDICT_KEYS},
         },
     )
+
+
+def reward_func(queries: list[str], prompts: list[str], labels: list[Any]) -> dict[str, Any]:
+    """OpenRLHF's file-based remote reward: the answer `/get_reward` gives, scored in this process. A
+    sandbox fault raises (OpenRLHF then has no reward for the sample and stops), never a 0."""
+    body = RewardRequest(query=queries, prompts=prompts, labels=labels)
+    check_request(body)
+    problems = [label_problem(label, prompt) for label, prompt in zip(labels, prompts, strict=True)]
+    texts = [response_text(q, p) for q, p in zip(queries, prompts, strict=True)]
+    judged = local_scorer().score(problems, texts)
+    if faults(judged):
+        raise RuntimeError(f"{faults(judged)} samples hit a sandbox fault twice: no reward for them")
+    return reward_response(judged).model_dump()

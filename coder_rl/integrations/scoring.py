@@ -120,3 +120,23 @@ def label_problem(label: Any, question: str = "", known: Mapping[str, Problem] |
         hint = " or a known problem id" if known else ""
         raise UserError(f"label is not TACO input_output{hint}: {exc}") from None
     return Problem(id="label", question=question, tests=tests)
+
+
+_local: dict[str, RewardScorer] = {}
+_local_lock = threading.Lock()
+
+
+def local_scorer(workers: int | None = None, python: str | None = None) -> RewardScorer:
+    """A scorer on a sandbox this process owns, started at the first call and stopped at exit: for
+    reward functions a trainer loads into its own workers (veRL's, OpenRLHF's). `python` is the
+    interpreter programs run on (default: this process's), whose packages they may import."""
+    with _local_lock:
+        if "scorer" not in _local:
+            import atexit
+
+            from sandbox import Sandbox
+
+            box = Sandbox(workers=workers, python=python)
+            atexit.register(box.close)
+            _local["scorer"] = RewardScorer(box)
+        return _local["scorer"]

@@ -4,7 +4,8 @@
       custom_reward_function:
         path: pkg://coder_rl.integrations.verl
         name: compute_score          # or compute_score_async
-        reward_kwargs: {}            # or {url: http://HOST:8000} for a `coder-rl serve`, {workers: 4}, ...
+        reward_kwargs: {}            # or {url: http://HOST:8000} for a `coder-rl serve`; {workers: 4} and
+                                     # {python: /path/bin/python} for the sandbox this process starts
 
 `ground_truth` is TACO's `input_output` (JSON text or object, stdin or call-based), as veRL's code
 datasets carry it, and is judged natively: call-based tests call the function with its arguments and
@@ -29,18 +30,14 @@ no "no reward": a None or NaN score would reach the advantages. So a fault that 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import json
-import threading
 import urllib.error
 import urllib.request
 from typing import Any
 
-from coder_rl.integrations.scoring import Judged, RewardScorer, label_problem, verdict_counts
+from coder_rl.integrations.scoring import Judged, label_problem, local_scorer, verdict_counts
 
 ATTEMPTS = 3  # scorings of a sample before a persistent fault is raised
-_local: dict[str, Any] = {}
-_local_lock = threading.Lock()
 
 
 class SandboxFault(RuntimeError):
@@ -49,7 +46,8 @@ class SandboxFault(RuntimeError):
 
 def compute_score(
     data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, *, url: str | None = None,
-    api_key: str | None = None, workers: int | None = None, timeout_s: float = 300.0, **_: Any,
+    api_key: str | None = None, workers: int | None = None, python: str | None = None, timeout_s: float = 300.0,
+    **_: Any,
 ) -> dict[str, Any]:  # fmt: skip
     """veRL's `compute_score`: the reward of one response and what to log beside it."""
     for _attempt in range(ATTEMPTS):
@@ -57,7 +55,7 @@ def compute_score(
             answer = _remote(url, api_key, solution_str, ground_truth, timeout_s)
         else:
             problem = label_problem(ground_truth, _question(extra_info))
-            answer = _answer(_scorer(workers).score([problem], [solution_str])[0])
+            answer = _answer(local_scorer(workers, python).score([problem], [solution_str])[0])
         if answer is not None:
             return answer
     raise SandboxFault(f"a {data_source} sample hit a sandbox fault {ATTEMPTS} times; see the sandbox's logs")
@@ -84,18 +82,6 @@ def _question(extra_info: Any) -> str:
     if isinstance(extra_info, dict):
         return str(extra_info.get("question") or extra_info.get("prompt") or "")
     return ""
-
-
-def _scorer(workers: int | None) -> RewardScorer:
-    """This process's sandbox, started once and stopped at exit."""
-    with _local_lock:
-        if "scorer" not in _local:
-            from sandbox import Sandbox
-
-            box = Sandbox(workers=workers)
-            atexit.register(box.close)
-            _local["scorer"] = RewardScorer(box)
-        return _local["scorer"]
 
 
 def _remote(
