@@ -275,3 +275,37 @@ def test_verl_scores_alike_on_a_server_and_on_its_own_sandbox(url, process_score
         here = verl.compute_score("taco", solution, io)
         there = verl.compute_score("taco", solution, io, url=url)
         assert here == there
+
+
+def test_get_reward_adds_the_prms_process_reward_and_the_tcgs_tests(tiny_model_dir, tiny_prm_dir):
+    """With `reward.prm`, φ = α·R + (1 − α)·mean step score, as `rl run` combines them; with
+    `reward.tcg_tests`, the TCG's tests for the prompt run beside the label's."""
+    from coder_rl.integrations.scoring import label_problem as problem_of
+    from coder_rl.trajectory import OPENING, prm_input, read_completion
+    from pseudocode import Action, Step
+    from pseudocode.steps import format_step
+
+    cfg = VerifierConfig(
+        sandbox={"workers": 2}, tcg_model=str(tiny_model_dir), tcg_samples=1, tcg_max_tokens=64,
+        prm=str(tiny_prm_dir), device="cpu",
+    )  # fmt: skip
+    made = Verifier(cfg)
+    try:
+        steps = [Step(Action.DEFINE, "Read two ints; print their sum."), Step(Action.GENERATE, fenced(ADD).strip())]
+        completion = "".join(format_step(step) for step in steps)[len(OPENING) :]  # after the policy prompt
+        body = {"query": ["Add.\n" + completion], "prompts": ["Add.\n"], "labels": [ADD_IO]}
+        with serving(made, reward={"prm": True}) as base:
+            (reward,) = httpx.post(f"{base}/get_reward", json=body, timeout=120).json()["rewards"]
+        assert list(read_completion(completion).steps) == steps
+        (scores,) = made.score_prm_inputs([prm_input(problem_of(ADD_IO, "Add.\n"), steps)])
+        assert reward == pytest.approx(0.5 * 1.0 + 0.5 * sum(scores) / len(scores))  # α(0) = alpha_start
+        written = made.generate_tests(problem_of(ADD_IO, "Add.\n"), 2)
+        with serving(made, reward={"tcg_tests": 2}) as base:
+            answer = httpx.post(f"{base}/get_reward", json=body, timeout=120).json()
+            ran = sum(values[0] for key, values in answer["extra_logs"].items() if key.startswith("verdict/"))
+            assert ran == 2 + len(written)
+            if not written:  # a label of "" asks for the TCG's tests alone: none is a 400, never a 0
+                empty = httpx.post(f"{base}/get_reward", json={**body, "labels": [""]}, timeout=120)
+                assert empty.status_code == 400 and "no tests" in empty.json()["detail"]
+    finally:
+        made.close()

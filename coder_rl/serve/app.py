@@ -386,15 +386,20 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
         """OpenRLHF's remote reward. A sandbox fault in the batch is a 503 (OpenRLHF retries), never a 0."""
         openrlhf.check_request(body)
         responses = [openrlhf.response_text(q, p) for q, p in zip(body.query, body.prompts, strict=True)]
+        tcg_writes = cfg.reward.tcg_tests > 0  # then a label of "" means: the TCG's tests alone
         problems = [
-            label_problem(label, prompt, state["known"]) for label, prompt in zip(body.labels, body.prompts, strict=True)
+            Problem(id="label", question=prompt, tests=[]) if tcg_writes and label in ("", None)
+            else label_problem(label, prompt, state["known"])
+            for label, prompt in zip(body.labels, body.prompts, strict=True)
         ]  # fmt: skip
 
         def score() -> list[Any]:
-            with_tcg = [
+            tested = [
                 _with_tcg_tests(p, state["verifier"], cfg.reward.tcg_tests, tcg_written) for p in problems
             ]
-            return state["scorer"].score(with_tcg, responses)
+            if any(not p.tests for p in tested):
+                raise UserError("a sample has no tests: its label gives none and the TCG wrote none")
+            return state["scorer"].score(tested, responses)
 
         judged = await queued(lambda: asyncio.to_thread(score)) if body.query else []
         left = faults(judged)
