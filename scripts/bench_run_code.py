@@ -70,6 +70,7 @@ async def load(url: str, items: list[dict], concurrency: int, seconds: float) ->
 
     latencies: list[float] = []
     counts = {"sandbox_error": 0, "http_5xx": 0, "http_other": 0, "transport": 0, "wrong": 0}
+    wrong: dict[str, int] = {}  # the wrong answers by status / run status
     queue = itertools.cycle(items)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:  # veRL's: 10 + 10 + 10 s
@@ -91,6 +92,9 @@ async def load(url: str, items: list[dict], concurrency: int, seconds: float) ->
                     counts["sandbox_error"] += 1
                 elif not verl_judges_it_right(response.json(), item["expected"]):
                     counts["wrong"] += 1
+                    answer = response.json()
+                    kind = f"{answer.get('status')}/{(answer.get('run_result') or {}).get('status')}"
+                    wrong[kind] = wrong.get(kind, 0) + 1
                 else:
                     latencies.append(time.perf_counter() - began)
 
@@ -101,7 +105,7 @@ async def load(url: str, items: list[dict], concurrency: int, seconds: float) ->
     return {
         "answered_right": len(latencies), "wall_s": round(wall, 1), "req_per_s": round(len(latencies) / wall, 1),
         "p50_ms": round(1000 * percentile(latencies, 50), 1), "p99_ms": round(1000 * percentile(latencies, 99), 1),
-        **counts,
+        **counts, "wrong_kinds": wrong,
     }  # fmt: skip
 
 
@@ -157,6 +161,9 @@ def main() -> None:
     for name, r in rows.items():
         print(f"| {name} | {r['req_per_s']:.1f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['sandbox_error']} "
               f"| {r['http_5xx']} | {r['http_other']} | {r['transport']} | {r['wrong']} |")  # fmt: skip
+    for name, r in rows.items():
+        if r["wrong_kinds"]:
+            print(f"\n{name}'s wrong answers to reference programs, by status/run status: {r['wrong_kinds']}")
     if args.out:
         args.out.write_text(
             json.dumps({"concurrency": args.concurrency, "seconds": args.seconds, "rows": rows}, indent=1)
