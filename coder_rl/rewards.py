@@ -76,12 +76,17 @@ def run_programs(
     return out
 
 
+_NOT_THE_PROGRAMS = {Verdict.PASSED, Verdict.SANDBOX_ERROR, Verdict.SKIPPED}
+
+
 def outcome(result: ProgramResult | None, cfg: RewardConfig) -> float | None:
     """R for one program: its pass fraction, or 1.0 / 0.0 for all passed or not; 0.0 with no program.
     None where a test ended in sandbox_error (a fault of ours that outlived the sandbox's retry on a
     fresh worker): no reward at all, never a 0 the policy would learn from."""
     if result is None:
         return 0.0
+    if cfg.outcome == "all_pass" and any(t.verdict not in _NOT_THE_PROGRAMS for t in result.tests):
+        return 0.0  # a test the program failed decides it, whatever a fault left unknown
     if any(t.verdict is Verdict.SANDBOX_ERROR for t in result.tests):
         return None
     return pass_fraction(result) if cfg.outcome == "pass_fraction" else all_passed(result)

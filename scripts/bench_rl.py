@@ -4,7 +4,7 @@ same run, then the seconds per step of GRPO and PPO with the tiny model.
     python scripts/bench_rl.py [--model runs/tiny-model] [--completions 64] [--steps 3] [--out bench-rl.json]
 
 - reward: the outcome of `--completions` completions (half with a sample problem's reference, half
-  with a wrong program), as one sandbox batch (`outcome_rewards`, what GRPO's reward function calls),
+  with a wrong program), as one sandbox batch (`outcome_rewards`, the sandbox run inside `RewardScorer`),
   against the naive way: one `python` subprocess per test, one completion after another;
 - PRM: step scores of `--completions` 3-step trajectories in length-sorted batches of 8 with the label
   rows of the LM head alone, against one trajectory at a time through the whole LM head;

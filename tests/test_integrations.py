@@ -19,6 +19,7 @@ from coder_rl.errors import UserError
 from coder_rl.integrations import openrlhf, scoring, verl
 from coder_rl.integrations.scoring import RewardScorer, label_problem
 from coder_rl.integrations.trl import CodeReward
+from coder_rl.rewards import RewardConfig
 from coder_rl.verify import Verifier, VerifierConfig
 from sandbox import Limits, ProgramResult, Sandbox, TestResult, Verdict, pass_fraction
 from tests.helpers import TACO_SAMPLE, serving
@@ -116,6 +117,10 @@ def test_the_program_is_the_responses_code_never_the_prompts():
     assert openrlhf.response_text(cut + "Answer", prompt) == "Answer"
     with pytest.raises(UserError, match="does not contain its prompt"):
         openrlhf.response_text("something else", prompt)
+    # a few-shot prompt repeats its own end: cut inside it, the first fit would start at an example
+    shots = "Q: five\n### Response:\n```python\nprint(5)\n```\nQ: nine\n### Response:\n"
+    cut = shots[shots.index("e\n### Response:") :]
+    assert openrlhf.response_text(cut + "I am not sure.", shots) == "I am not sure."
 
 
 def test_trl_reads_conversational_rows_and_named_problems(verifier):
@@ -178,6 +183,31 @@ def test_a_persistent_fault_is_no_reward_in_every_adapter(monkeypatch):
         openrlhf.reward_response([judged])
     with pytest.raises(RuntimeError, match="sandbox fault"):
         openrlhf.reward_func(["P" + fenced(ADD)], ["P"], [ADD_IO])
+
+
+def test_under_all_pass_a_failed_test_decides_whatever_a_fault_hid():
+    class HalfFaulty:
+        def run_batch(self, batch, *, fail_fast=None) -> list[ProgramResult]:
+            tests = [TestResult(Verdict.WRONG_ANSWER), TestResult(Verdict.SANDBOX_ERROR, "worker exited")]
+            return [ProgramResult(list(tests)) for _ in batch]
+
+    problem, completion = label_problem(ADD_IO), fenced(ADD)
+    (all_pass,) = RewardScorer(HalfFaulty(), rewards=RewardConfig(outcome="all_pass")).score(
+        [problem], [completion]
+    )
+    (fraction,) = RewardScorer(HalfFaulty()).score([problem], [completion])
+    assert (all_pass.reward, fraction.reward) == (0.0, None)
+
+
+def test_run_code_past_its_queue_is_a_504_which_verl_retries(verifier):
+    with serving(verifier, max_queued_requests=1) as base:
+        slow = threading.Thread(target=lambda: run_code(base, "import time; time.sleep(1.5)"))
+        slow.start()
+        time.sleep(0.5)
+        busy = httpx.post(f"{base}/run_code", json={"code": "print(1)", "language": "python"})
+        slow.join()
+        assert busy.status_code == 504, busy.text
+        assert run_code(base, "print(1)")["status"] == "Success"
 
 
 def test_get_reward_answers_503_for_a_fault_and_counts_it(verifier, monkeypatch):
@@ -291,7 +321,10 @@ def test_get_reward_adds_the_prms_process_reward_and_the_tcgs_tests(tiny_model_d
     )  # fmt: skip
     made = Verifier(cfg)
     try:
-        steps = [Step(Action.DEFINE, "Read two ints; print their sum."), Step(Action.GENERATE, fenced(ADD).strip())]
+        steps = [
+            Step(Action.DEFINE, "Read two ints; print their sum."),
+            Step(Action.GENERATE, fenced(ADD).strip()),
+        ]
         completion = "".join(format_step(step) for step in steps)[len(OPENING) :]  # after the policy prompt
         body = {"query": ["Add.\n" + completion], "prompts": ["Add.\n"], "labels": [ADD_IO]}
         with serving(made, reward={"prm": True}) as base:

@@ -10,10 +10,10 @@ OpenRLHF can also load a reward function from a file (`--reward.remote_url path/
 module's `reward_func` is one, scoring on a sandbox of its own in each process that loads it.
 
 A label is TACO's `input_output` (JSON text or object), or the id of a problem in the dataset the server
-loaded (`reward.data`). OpenRLHF has no "no reward": a null crashes its training step. So a sample whose
+loaded (`reward.data`). OpenRLHF has no "no reward": a null fails its training step. So a sample whose
 sandbox run hit a fault (after the sandbox's own retry on a fresh worker) is never answered 0: the whole
-request gets a 503, which OpenRLHF retries (5 times, a second apart), and a fault that persists stops the
-run with the error rather than train on a forged verdict.
+request gets a 503, which OpenRLHF retries (5 times, a second apart); a fault that persists leaves
+OpenRLHF without a reward, and its step fails rather than train on a forged verdict.
 """
 
 from __future__ import annotations
@@ -59,12 +59,13 @@ def response_text(query: str, prompt: str) -> str:
     if at >= 0:
         return query[at + len(prompt) :]
     tail = prompt[-16:]  # a cut prompt keeps at least its end
-    at = query.find(tail)
+    end, at = None, query.find(tail)
     while at >= 0:  # a left-cut prompt: the query starts with one of the prompt's suffixes
-        end = at + len(tail)
-        if prompt.endswith(query[:end]):
-            return query[end:]
+        if prompt.endswith(query[: at + len(tail)]):
+            end = at + len(tail)  # the last cut that fits: more of the query is prompt, never less
         at = query.find(tail, at + 1)
+    if end is not None:
+        return query[end:]
     raise UserError("a query does not contain its prompt: cannot tell the response from the prompt")
 
 

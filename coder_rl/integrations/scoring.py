@@ -31,6 +31,8 @@ from coder_rl.rewards import (
 from coder_rl.trajectory import read_completion
 from sandbox import Verdict, pass_fraction
 
+NO_PROGRAM = "no_program"  # a completion without a program, or a problem without tests: nothing ran
+
 
 @dataclass(frozen=True)
 class Judged:
@@ -39,15 +41,9 @@ class Judged:
     reward: float | None  # φ + format_weight·format; None: a sandbox fault, so no reward
     outcome: float | None  # R: the pass fraction (or all-pass), None on a fault
     pass_fraction: float  # of the tests that ran (0.0 without a program)
-    verdicts: dict[str, int]  # test verdict -> count ("no_program" when there was nothing to run)
+    verdicts: dict[str, int]  # test verdict -> count (NO_PROGRAM when there was nothing to run)
     format: float  # 1.0 for a well-formed run of pseudocode steps
     step_scores: list[float] = field(default_factory=list)  # the PRM's, when one is loaded
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "score": self.reward, "outcome": self.outcome, "pass_fraction": self.pass_fraction,
-            "verdicts": self.verdicts, "format": self.format, "step_scores": self.step_scores,
-        }  # fmt: skip
 
 
 class RewardScorer:
@@ -83,7 +79,7 @@ class RewardScorer:
         for result, scores, fmt in zip(results, steps, formats, strict=True):
             r = outcome(result, self.rewards)
             phi = combined(r, scores, step, self.rewards)
-            verdicts = Counter(t.verdict.value for t in result.tests) if result else {"no_program": 1}
+            verdicts = Counter(t.verdict.value for t in result.tests) if result else {NO_PROGRAM: 1}
             judged.append(
                 Judged(
                     reward=None if phi is None else phi + self.format_weight * fmt,
@@ -127,9 +123,9 @@ _local_lock = threading.Lock()
 
 
 def local_scorer(workers: int | None = None, python: str | None = None) -> RewardScorer:
-    """A scorer on a sandbox this process owns, started at the first call and stopped at exit: for
-    reward functions a trainer loads into its own workers (veRL's, OpenRLHF's). `python` is the
-    interpreter programs run on (default: this process's), whose packages they may import."""
+    """A scorer on a sandbox this process owns, started at the first call (with these `workers` and
+    `python`, the interpreter programs run on, whose packages they may import) and stopped at exit: for
+    reward functions a trainer loads into its own workers (veRL's, OpenRLHF's)."""
     with _local_lock:
         if "scorer" not in _local:
             import atexit

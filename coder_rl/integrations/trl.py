@@ -44,8 +44,8 @@ class CodeReward:
         format_weight: float = 0.0,
     ) -> None:
         """`prm`: a `coder_rl.prm.PRM` (or its `score_batch`) for the process reward."""
-        scorer: PRMScorer | None = getattr(prm, "score_batch", prm)
-        self.scorer = RewardScorer(box, scorer, rewards, format_weight)
+        prm_scores: PRMScorer | None = getattr(prm, "score_batch", prm)
+        self.scorer = RewardScorer(box, prm_scores, rewards, format_weight)
         self.problems = problems or {}
 
     async def __call__(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -54,7 +55,7 @@ def compute_score(
         if url:
             answer = _remote(url, api_key, solution_str, ground_truth, timeout_s)
         else:
-            problem = label_problem(ground_truth, _question(extra_info))
+            problem = label_problem(ground_truth)
             answer = _answer(local_scorer(workers, python).score([problem], [solution_str])[0])
         if answer is not None:
             return answer
@@ -77,29 +78,30 @@ def _answer(judged: Judged) -> dict[str, Any] | None:
     return {"score": judged.reward, "pass_fraction": judged.pass_fraction, **verdict_counts(judged)}
 
 
-def _question(extra_info: Any) -> str:
-    """The statement, for the PRM's reading (veRL rows often keep it in extra_info)."""
-    if isinstance(extra_info, dict):
-        return str(extra_info.get("question") or extra_info.get("prompt") or "")
-    return ""
-
-
 def _remote(
     url: str, api_key: str | None, solution: str, label: Any, timeout_s: float
 ) -> dict[str, Any] | None:
-    """The sample scored by a coder-rl server's /get_reward (None on its 503 for a sandbox fault)."""
+    """The sample scored by a coder-rl server's /get_reward; None on its 503 for a sandbox fault. A busy
+    server (429) or a passed deadline (504) is asked again, a second later, until `timeout_s` is spent."""
     body = json.dumps({"query": [solution], "prompts": [""], "labels": [label]}).encode()
     headers = {"Content-Type": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     request = urllib.request.Request(url.rstrip("/") + "/get_reward", body, headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            answer = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        if exc.code == 503:
-            return None
-        raise RuntimeError(f"coder-rl server at {url}: HTTP {exc.code}: {exc.read()[:300]!r}") from None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                answer = json.loads(response.read())
+            break
+        except urllib.error.HTTPError as exc:
+            if exc.code == 503:
+                return None
+            if exc.code not in (429, 504) or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"coder-rl server at {url}: HTTP {exc.code}: {exc.read()[:300]!r}"
+                ) from None
+            time.sleep(1.0)
     logs = answer["extra_logs"]
     counts = {key: int(values[0]) for key, values in logs.items() if key.startswith("verdict/")}
     return {"score": answer["rewards"][0], "pass_fraction": logs["pass_fraction"][0], **counts}

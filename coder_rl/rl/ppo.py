@@ -290,6 +290,8 @@ def _update(
     for _ in range(ppo.num_ppo_epochs):
         for i in torch.randperm(len(r.lengths), generator=shuffle).split(ppo.mini_batch_size):
             m, adv, ret, v_old = m_all[i], advantages[i], returns[i], old_values[i]
+            if not m.any():  # every sample here faulted: no step (AdamW would still move the weights)
+                continue
             with _autocast(cfg.ppo.bf16, r.ids.device):
                 logp = _logprobs(policy, r.ids[i], r.mask[i], r.context, ppo.temperature)
                 v = _values(value, r.ids[i], r.mask[i], r.context)
@@ -306,7 +308,7 @@ def _update(
             stats["policy/clipfrac"].append(_masked_mean((pg_clipped > pg_losses).float(), m).item())
             stats["loss/policy"].append(pg_loss.item())
             stats["loss/value"].append(vf_loss.item())
-    return {"kl": kl.sum(1).mean().item(), **{k: sum(v) / len(v) for k, v in stats.items()}}
+    return {"kl": kl.sum(1).mean().item(), **{k: sum(v) / max(len(v), 1) for k, v in stats.items()}}
 
 
 def _log_entry(r: Rollout, update: dict[str, float], prm: Any, step: int, cfg: RLConfig) -> dict[str, float]:

@@ -11,19 +11,22 @@ Robustness, each in one place below:
 - `/metrics` counts every /v1/ response by route and status, including those made before the app (413).
 
 Beside its own /v1/ API it answers the reward calls of other trainers: SandboxFusion's `/run_code`
-(veRL's `sandbox_fusion.url`) and OpenRLHF's `/get_reward`. Those wait for a sandbox worker rather than
-take a slot: up to `max_queued_runs` of them at once, since such clients send a whole batch at a time
-and read a 429 as a failed sample.
+(veRL's `sandbox_fusion.url`) and OpenRLHF's `/get_reward`. Those wait their turn for a sandbox worker
+rather than take one of `max_concurrency` slots: up to `max_queued_requests` at once, since such clients
+send a whole step's samples together (veRL: 8 reward workers x 64). Past that, /run_code answers 504,
+the one failure veRL's client retries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
@@ -33,7 +36,7 @@ from coder_rl.data.load import DataConfig
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.integrations import openrlhf
-from coder_rl.integrations.scoring import RewardScorer, faults, label_problem
+from coder_rl.integrations.scoring import NO_PROGRAM, RewardScorer, faults, label_problem
 from coder_rl.rewards import RewardConfig
 from coder_rl.serve import sandbox_fusion as sf
 from coder_rl.serve import schemas as s
@@ -69,8 +72,8 @@ class ServeConfig(Section):
     max_concurrency: int = Field(8, ge=1, description="requests at work at once; more get 429")
     request_timeout_s: float = Field(120.0, gt=0)
     graceful_shutdown_s: float = Field(30.0, ge=0, description="time for requests in flight at shutdown")
-    max_queued_runs: int = Field(
-        512, ge=1, description="/run_code and /get_reward requests at once, waiting for workers; more get 429"
+    max_queued_requests: int = Field(
+        4096, ge=1, description="/run_code and /get_reward requests at once, most waiting for a worker"
     )
     verifier: VerifierConfig = VerifierConfig()
     reward: RewardSection = RewardSection()
@@ -207,6 +210,12 @@ class Metrics:
         for test in tests:
             self.tests.labels(test.verdict.value).inc()
 
+    def count_verdicts(self, counts: dict[str, int]) -> None:
+        """Tests counted by verdict already (a `Judged`'s, where NO_PROGRAM ran none)."""
+        for verdict, count in counts.items():
+            if verdict != NO_PROGRAM:
+                self.tests.labels(verdict).inc(count)
+
 
 def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
     """The app; it makes its Verifier at start-up (or uses the one given) and closes it at shutdown."""
@@ -215,11 +224,13 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
     from fastapi.responses import JSONResponse, PlainTextResponse
 
     metrics = Metrics()
-    slots = {"used": 0, "runs": 0}
+    slots = {"used": 0, "queued": 0}
     state: dict[str, Any] = {}
-    tcg_written: dict[str, list[TestCase]] = {}  # prompt -> the TCG's tests for it (reward.tcg_tests)
+    tcg_written = TCGCache()
     # One thread per slot: an admitted request never waits for a thread (it would spend its deadline there).
     threads = ThreadPoolExecutor(cfg.max_concurrency, thread_name_prefix="verifier")
+    # /get_reward's batches wait on the sandbox in these; more wait their turn for one
+    reward_threads = ThreadPoolExecutor(min(cfg.max_queued_requests, 64), thread_name_prefix="reward")
     working: set[asyncio.Future] = set()
 
     @asynccontextmanager
@@ -236,6 +247,7 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
             if working:  # runs past their deadline still use the sandbox: let them end first
                 await asyncio.wait(working, timeout=cfg.graceful_shutdown_s)
             threads.shutdown(wait=False)
+            reward_threads.shutdown(wait=False)
             if verifier is None:
                 await asyncio.to_thread(state["verifier"].close)
 
@@ -273,18 +285,20 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
             )  # fmt: skip
         return await call_next(request)
 
-    async def work(fn: Callable[[], Any]) -> Any:
-        """Run `fn` in a thread, holding a slot until it ends; 429 when none is free, 504 past the deadline."""
-        if slots["used"] >= cfg.max_concurrency:
-            raise HTTPError(429, f"busy: {cfg.max_concurrency} requests at work; retry", {"Retry-After": "1"})
-        slots["used"] += 1
+    async def admitted(start: Callable[[], Awaitable[Any]], slot: str, limit: int, busy_status: int) -> Any:
+        """Await the work `start()` begins, holding one of `limit` slots until it ends (past the deadline
+        too: its sandbox runs go on to their limits, so the bound on work stays true); `busy_status`
+        when none is free, 504 past the deadline."""
+        if slots[slot] >= limit:
+            raise HTTPError(busy_status, f"busy: {limit} requests at work; retry", {"Retry-After": "1"})
+        slots[slot] += 1
         metrics.in_flight.inc()
 
         def release(_: Any) -> None:
-            slots["used"] -= 1
+            slots[slot] -= 1
             metrics.in_flight.dec()
 
-        task = asyncio.get_running_loop().run_in_executor(threads, fn)
+        task = asyncio.ensure_future(start())
         working.add(task)
         task.add_done_callback(working.discard)
         task.add_done_callback(release)
@@ -292,6 +306,11 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
             return await asyncio.wait_for(asyncio.shield(task), cfg.request_timeout_s)
         except asyncio.TimeoutError:  # not TimeoutError before Python 3.11
             raise HTTPError(504, f"deadline of {cfg.request_timeout_s:g} s passed") from None
+
+    async def work(fn: Callable[[], Any]) -> Any:
+        """`fn` in one of `max_concurrency` threads; 429 when all are at work."""
+        loop = asyncio.get_running_loop()
+        return await admitted(lambda: loop.run_in_executor(threads, fn), "used", cfg.max_concurrency, 429)
 
     def limits(given: s.LimitsIn | None) -> Any:
         return s.capped(given, cfg.verifier.sandbox.limits.to_limits())
@@ -349,21 +368,6 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
             step_scores=scores, scores=[reduce_steps(x, body.reduction) for x in scores]
         )
 
-    async def queued(make: Callable[[], Any]) -> Any:
-        """Await `make()`'s work, which waits its turn for a sandbox worker; 429 past `max_queued_runs`
-        at once, 504 past the deadline (a 504 is what veRL's SandboxFusion client retries)."""
-        if slots["runs"] >= cfg.max_queued_runs:
-            raise HTTPError(429, f"busy: {cfg.max_queued_runs} runs waiting; retry", {"Retry-After": "1"})
-        slots["runs"] += 1
-        metrics.in_flight.inc()
-        try:
-            return await asyncio.wait_for(make(), cfg.request_timeout_s)
-        except asyncio.TimeoutError:
-            raise HTTPError(504, f"deadline of {cfg.request_timeout_s:g} s passed") from None
-        finally:
-            slots["runs"] -= 1
-            metrics.in_flight.dec()
-
     @app.post("/run_code", response_model=sf.RunCodeResponse, tags=["SandboxFusion"])
     async def run_code(body: sf.RunCodeRequest) -> sf.RunCodeResponse:
         """SandboxFusion's run_code, for Python: a program's own failure is Failed, never SandboxError."""
@@ -371,7 +375,9 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
         if why_not:
             raise HTTPError(400, why_not)
         limits = sf.run_limits(body, cfg.verifier.sandbox.limits.to_limits())
-        result = await queued(lambda: state["verifier"].acapture(body.code, body.stdin or "", limits))
+        # Busy is a 504 here: the one answer veRL's SandboxFusion client retries (a 429 would score 0).
+        run = lambda: state["verifier"].acapture(body.code, body.stdin or "", limits)  # noqa: E731
+        result = await admitted(run, "queued", cfg.max_queued_requests, 504)
         metrics.count_tests([result])
         if result.verdict is Verdict.SANDBOX_ERROR:
             metrics.faults.labels("/run_code").inc()
@@ -401,7 +407,11 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
                 raise UserError("a sample has no tests: its label gives none and the TCG wrote none")
             return state["scorer"].score(tested, responses)
 
-        judged = await queued(lambda: asyncio.to_thread(score)) if body.query else []
+        loop = asyncio.get_running_loop()
+        scoring = lambda: loop.run_in_executor(reward_threads, score)  # noqa: E731
+        judged = await admitted(scoring, "queued", cfg.max_queued_requests, 429) if body.query else []
+        for j in judged:
+            metrics.count_verdicts(j.verdicts)
         left = faults(judged)
         if left:
             metrics.faults.labels("/get_reward").inc(left)
@@ -423,18 +433,28 @@ def _known_problems(data: DataConfig | None) -> dict[str, Problem]:
     return {p.id: p for p in load_problems(data).problems}
 
 
-def _with_tcg_tests(
-    problem: Problem, verifier: Verifier, count: int, cache: dict[str, list[TestCase]]
-) -> Problem:
+def _with_tcg_tests(problem: Problem, verifier: Verifier, count: int, cache: TCGCache) -> Problem:
     """The problem with `count` tests the TCG writes from its statement pooled after its own, written once
-    per statement (a trainer sends the same prompt for every sample of a group)."""
-    if not count:
+    per statement, so that every sample of a group is judged alike. A problem without a statement (a
+    veRL call, which sends none) keeps its own tests."""
+    if not count or not problem.question.strip():
         return problem
-    if problem.question not in cache:
-        if len(cache) >= 4096:
-            cache.pop(next(iter(cache)))  # the oldest
-        cache[problem.question] = verifier.generate_tests(problem, count)
-    return problem.with_tests([*problem.tests, *cache[problem.question]])
+    with cache.lock:  # one writer per statement: two would judge one group on two suites
+        tests = cache.tests.get(problem.question)
+        if tests is None:
+            tests = verifier.generate_tests(problem, count)
+            if len(cache.tests) >= 4096:
+                cache.tests.pop(next(iter(cache.tests)))  # the oldest
+            cache.tests[problem.question] = tests
+    return problem.with_tests([*problem.tests, *tests])
+
+
+@dataclass
+class TCGCache:
+    """The TCG's tests for each statement `/get_reward` has seen (`reward.tcg_tests`)."""
+
+    tests: dict[str, list[TestCase]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _authorized(request: Any, key: str) -> bool:
