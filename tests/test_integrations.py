@@ -21,7 +21,8 @@ from coder_rl.integrations.scoring import RewardScorer, label_problem
 from coder_rl.integrations.trl import CodeReward
 from coder_rl.rewards import RewardConfig
 from coder_rl.verify import Verifier, VerifierConfig
-from sandbox import Limits, ProgramResult, Sandbox, TestResult, Verdict, pass_fraction
+from sandbox import Limits, ProgramResult, Sandbox, Verdict, pass_fraction
+from sandbox import TestResult as Outcome  # not collected as a test class
 from tests.helpers import TACO_SAMPLE, serving
 from tests.sandbox_helpers import descendants
 
@@ -66,7 +67,7 @@ class Faulty:
 
     def run_batch(self, batch, *, fail_fast=None) -> list[ProgramResult]:
         return [
-            ProgramResult([TestResult(Verdict.SANDBOX_ERROR, "worker exited") for _ in tests])
+            ProgramResult([Outcome(Verdict.SANDBOX_ERROR, "worker exited") for _ in tests])
             for _, tests in batch
         ]
 
@@ -188,7 +189,7 @@ def test_a_persistent_fault_is_no_reward_in_every_adapter(monkeypatch):
 def test_under_all_pass_a_failed_test_decides_whatever_a_fault_hid():
     class HalfFaulty:
         def run_batch(self, batch, *, fail_fast=None) -> list[ProgramResult]:
-            tests = [TestResult(Verdict.WRONG_ANSWER), TestResult(Verdict.SANDBOX_ERROR, "worker exited")]
+            tests = [Outcome(Verdict.WRONG_ANSWER), Outcome(Verdict.SANDBOX_ERROR, "worker exited")]
             return [ProgramResult(list(tests)) for _ in batch]
 
     problem, completion = label_problem(ADD_IO), fenced(ADD)
@@ -268,9 +269,9 @@ def test_run_code_speaks_sandbox_fusion_and_a_programs_failure_is_failed(url):
 
 def test_run_code_refuses_what_it_cannot_do_with_a_4xx(url):
     for fields, status, text in [
-        ({"language": "cpp"}, 400, "python only"),
-        ({"files": {"a.txt": "aGk="}}, 400, "files"),
-        ({"fetch_files": ["out.txt"]}, 400, "files"),
+        ({"language": "cpp"}, 422, "language: Input should be 'python'"),
+        ({"files": {"a.txt": "aGk="}}, 422, "files"),
+        ({"fetch_files": ["out.txt"]}, 422, "fetch_files"),
         ({"language": None}, 422, "language"),
     ]:
         body = {"code": "print(1)", "language": "python", **fields}

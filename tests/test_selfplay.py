@@ -23,7 +23,7 @@ from coder_rl.selfplay import SelfPlayConfig, run_selfplay, selfplay_log, selfpl
 from tests.helpers import assert_one_line_error, run
 
 STAGES = ("synthesize_stage", "_prm", "_sft", "_rl", "_pass_rate")
-EVAL_KEYS = {"iteration", "problems", "pass_at_1", "pass_at", "solved", "pass_fraction", "format"}
+EVAL_KEYS = {"iteration", "problems", "pass_at_1", "pass_at", "solved", "pass_fraction", "format", "faults"}
 LOOP_KEYS = EVAL_KEYS | {"mcts_solve_rate", "correct_step_share", "prm_auc", "rl_reward", "rl_pass_rate"}
 
 

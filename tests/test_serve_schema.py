@@ -122,7 +122,13 @@ OPERATIONS = [
     ("POST", "/v1/tests/generate", ["positive", "negative"]),
     ("POST", "/v1/verify", ["positive", "negative"]),
     ("POST", "/v1/score_steps", ["positive", "negative"]),
+    ("POST", "/run_code", ["positive", "negative"]),
+    ("GET", "/v1/ping", ["positive"]),
+    ("POST", "/get_reward", ["positive", "negative"]),
 ]
+# A label's meaning (TACO's input_output, or a known problem's id) is beyond a schema: a valid request may
+# still name no tests, and gets a 400 saying so. Everything else is checked there too.
+SEMANTIC = {"/get_reward"}
 
 
 @pytest.mark.parametrize(
@@ -135,6 +141,7 @@ def test_no_server_error_and_schema_conformance(api_schema, method: str, path: s
     from schemathesis import GenerationMode
 
     strategy = api_schema[path][method].as_strategy(GenerationMode(mode))
+    checks = [c for c in CHECKS if not (path in SEMANTIC and c is positive_data_acceptance)]
 
     @settings(
         max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -142,6 +149,6 @@ def test_no_server_error_and_schema_conformance(api_schema, method: str, path: s
     )  # fmt: skip
     @given(case=strategy)
     def check(case) -> None:
-        case.call_and_validate(checks=CHECKS)
+        case.call_and_validate(checks=checks)
 
     check()

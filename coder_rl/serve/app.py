@@ -257,7 +257,7 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
         description="Run programs in the sandbox, write tests with the TCG, score reasoning steps with the "
         "PRM, and rank candidate programs without reference code.",
         lifespan=lifespan,
-        responses={code: {"model": s.ErrorResponse} for code in (400, 401, 413, 422, 429, 504)},
+        responses={code: {"model": s.ErrorResponse} for code in (400, 401, 413, 422, 429, 503, 504)},
     )
 
     @app.exception_handler(HTTPError)
@@ -371,9 +371,6 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
     @app.post("/run_code", response_model=sf.RunCodeResponse, tags=["SandboxFusion"])
     async def run_code(body: sf.RunCodeRequest) -> sf.RunCodeResponse:
         """SandboxFusion's run_code, for Python: a program's own failure is Failed, never SandboxError."""
-        why_not = sf.request_problem(body)
-        if why_not:
-            raise HTTPError(400, why_not)
         limits = sf.run_limits(body, cfg.verifier.sandbox.limits.to_limits())
         # Busy is a 504 here: the one answer veRL's SandboxFusion client retries (a 429 would score 0).
         run = lambda: state["verifier"].acapture(body.code, body.stdin or "", limits)  # noqa: E731

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from enum import Enum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,9 +31,9 @@ class RunCodeRequest(BaseModel):
     )
     code: str = Field(max_length=MAX_CODE)
     stdin: str | None = Field(None, max_length=MAX_CODE)
-    language: str = Field(description="only python is run here")
-    files: dict[str, str | None] = Field(default_factory=dict, description="must be empty here")
-    fetch_files: list[str] = Field(default_factory=list, description="must be empty here")
+    language: Literal["python"] = Field(description="SandboxFusion runs 29; coder-rl runs python only")
+    files: dict[str, str | None] = Field(default_factory=dict, max_length=0, description="must be empty here")
+    fetch_files: list[str] = Field(default_factory=list, max_length=0, description="must be empty here")
 
 
 class CommandRunStatus(str, Enum):
@@ -62,15 +63,6 @@ class RunCodeResponse(BaseModel):
     run_result: CommandRunResult | None = None
     executor_pod_name: str | None = None
     files: dict[str, str] = Field(default_factory=dict)
-
-
-def request_problem(body: RunCodeRequest) -> str | None:
-    """Why coder-rl cannot run this request as asked (a 400), or None."""
-    if body.language != "python":
-        return f"language {body.language!r} is not run by coder-rl: python only"
-    if any(content is not None for content in body.files.values()) or body.fetch_files:
-        return "files and fetch_files are not supported by coder-rl's run_code: send them empty"
-    return None
 
 
 def run_limits(body: RunCodeRequest, ceiling: Limits) -> Limits:
