@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serve import free_port, percentile, start, stop  # noqa: E402  (a sibling script)
+from bench_serve import figures, free_port, start, stop  # noqa: E402  (a sibling script)
 
 
 def workload() -> list[dict]:
@@ -101,12 +101,7 @@ async def load(url: str, items: list[dict], concurrency: int, seconds: float) ->
         began = time.perf_counter()
         await asyncio.gather(*(one_client(began + seconds) for _ in range(concurrency)))
         wall = time.perf_counter() - began
-    latencies.sort()
-    return {
-        "answered_right": len(latencies), "wall_s": round(wall, 1), "req_per_s": round(len(latencies) / wall, 1),
-        "p50_ms": round(1000 * percentile(latencies, 50), 1), "p99_ms": round(1000 * percentile(latencies, 99), 1),
-        **counts, "wrong_kinds": wrong,
-    }  # fmt: skip
+    return {**figures(latencies, wall), **counts, "wrong_kinds": wrong}
 
 
 async def warm(url: str, items: list[dict]) -> None:

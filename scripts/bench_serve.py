@@ -193,11 +193,15 @@ async def load(url: str, concurrency: int, seconds: float) -> dict:
         began = time.perf_counter()
         await asyncio.gather(*(one_client(began + seconds) for _ in range(concurrency)))
         wall = time.perf_counter() - began
-    latencies.sort()
+    return {**figures(latencies, wall), **counts, "error_kinds": kinds}
+
+
+def figures(latencies: list[float], wall: float) -> dict:
+    """A closed-loop run's figures from the latencies of the requests answered right."""
+    latencies = sorted(latencies)
     return {
         "requests": len(latencies), "wall_s": round(wall, 3), "req_per_s": round(len(latencies) / wall, 2),
         "p50_ms": round(1000 * percentile(latencies, 50), 1), "p99_ms": round(1000 * percentile(latencies, 99), 1),
-        **counts, "error_kinds": kinds,
     }  # fmt: skip
 
 
