@@ -17,10 +17,15 @@ Sets = Annotated[
     typer.Option("--set", "-s", help="Override a config value: section.key=value (repeatable)."),
 ]
 Dataset = Annotated[
-    str | None, typer.Option(help="taco, apps, code_contests, humaneval, mbpp, jsonl, sample or listops.")
+    str | None,
+    typer.Option(
+        help="taco, apps, code_contests, humaneval, mbpp, evalplus, livecodebench, jsonl, sample or listops."
+    ),
 ]
 Split = Annotated[str | None, typer.Option(help="Dataset split, e.g. train or test.")]
-DataPath = Annotated[str | None, typer.Option("--path", help="Local JSONL/Parquet/Arrow file or directory.")]
+DataPath = Annotated[
+    str | None, typer.Option("--path", help="Local JSONL (.gz too)/Parquet/Arrow file or directory.")
+]
 Limit = Annotated[int | None, typer.Option(help="Stop after this many usable problems.")]
 
 Difficulty = Annotated[
@@ -28,11 +33,18 @@ Difficulty = Annotated[
 ]
 
 
-_DATA_FLAGS = {"dataset": Dataset, "split": Split, "path": DataPath, "limit": Limit, "difficulty": Difficulty}
+Since = Annotated[
+    str | None, typer.Option(help="Keep problems from contests on or after this date (YYYY-MM-DD).")
+]
+
+
+_DATA_FLAGS = {
+    "dataset": Dataset, "split": Split, "path": DataPath, "limit": Limit, "difficulty": Difficulty, "since": Since,
+}  # fmt: skip
 
 
 def data_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a command the five dataset selection flags, declared once here. The command takes them as
+    """Give a command the dataset selection flags, declared once here. The command takes them as
     one argument, `data`: the config overrides they make (`data.limit`, ...; None where not given)."""
     signature = inspect.signature(command)
     # resolved here, with their Annotated options: typer would not find the command's own globals

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -224,6 +225,169 @@ def code_contests_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
         source="code_contests",
         metadata={k: row[k] for k in ("cf_rating", "cf_tags", "source") if row.get(k) is not None},
     )
+
+
+def livecodebench_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
+    """LiveCodeBench's code generation (`livecodebench/code_generation_lite`): public and private tests,
+    stdin or functional (LeetCode's `Solution().<func_name>`, one JSON argument per input line). Private
+    tests come as JSON or as base64 of zlib of a pickle of that JSON; the pickle is read by an
+    unpickler that builds nothing but plain values. `contest_date` is kept for `data.since`."""
+    question = _text_field(row, "question_content")
+    metadata = _json_field(row, "metadata", {}) or {}
+    if not isinstance(metadata, dict):
+        raise BadRow("bad_field_type", "metadata must be a JSON object")
+    cases = _lcb_cases(row.get("public_test_cases"), "public") + _lcb_cases(
+        row.get("private_test_cases"), "private"
+    )
+    if not cases:
+        raise BadRow("no_tests", "no public or private tests")
+    fn_name = metadata.get("func_name")
+    tests: list[TestCase] = []
+    for case in cases:
+        kind, given, expected = case.get("testtype"), case.get("input"), case.get("output")
+        if not isinstance(given, str) or not isinstance(expected, str):
+            raise BadRow("bad_tests", "a test's input and output must be text")
+        if kind == "stdin":
+            tests.append(StdioCase(given, expected))
+        elif kind == "functional":
+            if not isinstance(fn_name, str) or not fn_name.isidentifier():
+                raise BadRow("bad_tests", "functional tests need metadata.func_name")
+            try:
+                args = [json.loads(line) for line in given.split("\n")]
+                tests.append(CallCase(fn_name, args, json.loads(expected)))
+            except (json.JSONDecodeError, RecursionError):
+                raise BadRow("bad_tests", "a functional test's input or output is not JSON") from None
+        else:
+            raise BadRow("bad_tests", f"unknown testtype {kind!r}")
+    date = row.get("contest_date")
+    return Problem(
+        id=_row_id(prefix, row.get("question_id"), index),
+        question=question,
+        tests=tests,
+        starter_code=_optional_text(row, "starter_code"),
+        difficulty=str(row.get("difficulty") or ""),
+        source=f"livecodebench/{row.get('platform') or ''}".rstrip("/"),
+        metadata={
+            **({"fn_name": fn_name} if isinstance(fn_name, str) else {}),
+            **({"contest_date": str(date)} if date else {}),
+            **{k: row[k] for k in ("question_title", "contest_id", "platform") if row.get(k)},
+        },
+    )
+
+
+def _lcb_cases(raw: Any, which: str) -> list[dict[str, Any]]:
+    if raw is None or raw == "" or raw == []:
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError):
+            raw = _plain_unpickle(raw, which)
+    if not isinstance(raw, list) or not all(isinstance(case, dict) for case in raw):
+        raise BadRow("bad_tests", f"{which}_test_cases must be a list of objects")
+    return raw
+
+
+def _plain_unpickle(text: str, which: str) -> Any:
+    """LiveCodeBench's packed tests: base64(zlib(pickle(json text))). The pickle may hold only plain
+    values: a class or function in it (which a pickle could run) is refused, never built."""
+    import base64
+    import io
+    import pickle
+    import zlib
+
+    class Plain(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a plain value")
+
+    try:
+        packed = zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True))
+        value = Plain(io.BytesIO(packed)).load()
+        return json.loads(value) if isinstance(value, (str, bytes)) else value
+    except Exception as exc:  # base64, zlib, pickle and JSON each fail their own way
+        raise BadRow(
+            "bad_tests", f"{which}_test_cases: neither JSON nor packed JSON ({type(exc).__name__})"
+        ) from None
+
+
+def evalplus_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
+    """EvalPlus's HumanEval+ and MBPP+ (`HumanEvalPlus.jsonl.gz`, `MbppPlus.jsonl.gz`): the entry point
+    is called on `base_input` and then `plus_input`, and each result must equal the canonical solution's
+    on a copy of the same arguments (within `atol` for floats, where the row gives one), as EvalPlus
+    judges. The reference runs in the tests' own process, where the program cannot reach it; the inputs
+    are checked in chunks, each one test."""
+    prompt = _text_field(row, "prompt")
+    entry_point = _text_field(row, "entry_point")
+    canonical = _text_field(row, "canonical_solution")
+    # HumanEval+ keeps the body apart from the signature in the prompt; MBPP+ gives the whole program.
+    reference = (
+        canonical if re.search(rf"^def {re.escape(entry_point)}\b", canonical, re.M) else prompt + canonical
+    )
+    inputs = {}
+    for name in ("base_input", "plus_input"):
+        given = row.get(name) or []
+        if not isinstance(given, list) or not all(isinstance(args, list) for args in given):
+            raise BadRow("bad_tests", f"{name} must be a list of argument lists")
+        inputs[name] = given
+    if not inputs["base_input"] and not inputs["plus_input"]:
+        raise BadRow("no_tests", "no base_input or plus_input")
+    atol = row.get("atol") or 0
+    if not isinstance(atol, (int, float)):
+        raise BadRow("bad_field_type", "atol must be a number")
+    chunks = [
+        args[start : start + EVALPLUS_CHUNK]
+        for args in (inputs["base_input"], inputs["plus_input"])
+        for start in range(0, len(args), EVALPLUS_CHUNK)
+    ]
+    is_mbpp = "mbpp" in str(row.get("task_id", "")).lower()
+    question = (
+        prompt
+        if not is_mbpp
+        else prompt.strip() + "\nYour code should pass these tests:\n" + str(row.get("assertion") or "")
+    )
+    return Problem(
+        id=_row_id(prefix, row.get("task_id"), index),
+        question=question,
+        tests=[AssertCase(_evalplus_test(reference, entry_point, chunk, float(atol))) for chunk in chunks],
+        solutions=[reference],
+        starter_code="" if is_mbpp else prompt,
+        source="evalplus",
+        metadata={"entry_point": entry_point, "base_tests": -(-len(inputs["base_input"]) // EVALPLUS_CHUNK)},
+    )
+
+
+EVALPLUS_CHUNK = 25  # inputs checked in one test
+
+
+def _evalplus_test(reference: str, entry_point: str, inputs: list[list[Any]], atol: float) -> str:
+    """Test code: the reference defined in a namespace of its own (its recursion stays its own), then
+    each input through both, compared as EvalPlus compares."""
+    return (
+        "import copy, math\n"
+        f"_namespace = {{}}\nexec(compile({reference!r}, '<reference>', 'exec'), _namespace)\n"
+        f"_reference = _namespace[{entry_point!r}]\n"
+        "def _same(got, want, atol):\n"
+        "    if isinstance(want, float) or isinstance(got, float):\n"
+        "        if isinstance(got, bool) or not isinstance(got, (int, float)):\n"
+        "            return False\n"
+        "        return (math.isnan(want) and math.isnan(got)) or math.isclose(got, want, rel_tol=1e-6, abs_tol=max(atol, 1e-6))\n"
+        "    if isinstance(want, (list, tuple)) and type(got) is type(want):\n"
+        "        return len(got) == len(want) and all(_same(g, w, atol) for g, w in zip(got, want))\n"
+        "    return type(got) is type(want) and got == want if isinstance(want, bool) else got == want\n"
+        f"for _args in {inputs!r}:\n"
+        f"    assert _same({entry_point}(*copy.deepcopy(_args)), _reference(*copy.deepcopy(_args)), {atol!r}), _args\n"
+    )
+
+
+def _json_field(row: dict[str, Any], name: str, default: Any) -> Any:
+    """A field that holds JSON text (LiveCodeBench's) or the decoded value."""
+    value = row.get(name, default)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            raise BadRow("bad_field_type", f"{name} is not JSON") from None
+    return value
 
 
 def problem_row(row: dict[str, Any], prefix: str, index: int) -> Problem:

@@ -10,8 +10,9 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import Field, field_validator
 
@@ -20,7 +21,9 @@ from coder_rl.data.adapters import (
     Adapter,
     BadRow,
     code_contests_row,
+    evalplus_row,
     humaneval_row,
+    livecodebench_row,
     mbpp_row,
     problem_row,
     taco_row,
@@ -49,6 +52,10 @@ DATASETS: dict[str, DatasetSpec] = {
     "humaneval": DatasetSpec(humaneval_row, "openai/openai_humaneval"),
     "mbpp": DatasetSpec(mbpp_row, "google-research-datasets/mbpp", "full"),
     "jsonl": DatasetSpec(problem_row),
+    # local files only: EvalPlus's releases (HumanEvalPlus.jsonl.gz, MbppPlus.jsonl.gz) and
+    # LiveCodeBench's code_generation_lite JSONL
+    "evalplus": DatasetSpec(evalplus_row),
+    "livecodebench": DatasetSpec(livecodebench_row),
     "sample": DatasetSpec(taco_row),  # the bundled problems, in TACO's format
     "listops": DatasetSpec(listops_row),  # generated (coder_rl/data/listops.py), TACO's format + steps
 }
@@ -70,6 +77,9 @@ class DataConfig(Section):
         default_factory=list, description="keep only these difficulties, e.g. [EASY]"
     )
     seed: int = Field(0, description="the seed of a generated dataset (listops); other datasets ignore it")
+    since: date | None = Field(
+        None, description="keep problems from contests on or after this date (LiveCodeBench: contamination)"
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -103,6 +113,7 @@ class LoadReport:
     examples: dict[str, str] = field(default_factory=dict)  # reason -> "row 7: detail"
     filtered_out: Counter[str] = field(default_factory=Counter)  # difficulty -> rows not selected
     left_out: int = 0  # usable problems before data.skip
+    before_since: int = 0  # problems from contests before data.since (or of no known date)
 
     def skip(self, index: int, error: BadRow) -> None:
         self.skipped[error.reason] += 1
@@ -118,6 +129,8 @@ class LoadReport:
             line += f", {sum(self.skipped.values())} skipped ({reasons})"
         if self.filtered_out:
             line += f", {sum(self.filtered_out.values())} not matching the difficulty filter"
+        if self.before_since:
+            line += f", {self.before_since} dated before data.since or undated"
         if self.left_out:
             line += f", the first {self.left_out} left out (data.skip)"
         return line
@@ -156,6 +169,9 @@ def load_problems(cfg: DataConfig) -> LoadReport:
         if wanted and problem.difficulty.upper() not in wanted:
             report.filtered_out[problem.difficulty or "(none)"] += 1
             continue
+        if cfg.since and not _on_or_after(problem, cfg.since):
+            report.before_since += 1
+            continue
         if report.left_out < cfg.skip:
             report.left_out += 1
             continue
@@ -166,6 +182,14 @@ def load_problems(cfg: DataConfig) -> LoadReport:
 
 
 Row = dict[str, Any] | BadRow
+
+
+def _on_or_after(problem: Problem, since: date) -> bool:
+    """Whether the problem's contest was on or after `since`; an undated problem is not."""
+    try:
+        return date.fromisoformat(str(problem.metadata.get("contest_date", ""))[:10]) >= since
+    except ValueError:
+        return False
 
 
 def _generated_rows(cfg: DataConfig) -> tuple[str, Iterator[tuple[int, Row]]]:
@@ -207,7 +231,13 @@ def _read_rows(cfg: DataConfig, spec: DatasetSpec) -> tuple[str, Iterator[tuple[
     return (str(path) if path else f"{hub_id} ({cfg.split})"), rows
 
 
-_ROW_FILES = (".jsonl", ".json", ".parquet", ".arrow")
+_ROW_FILES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".parquet", ".arrow")
+
+
+def _row_file_type(path: Path) -> str:
+    """ ".jsonl.gz" for `HumanEval.jsonl.gz` (gzip-compressed JSON, as openai/human-eval and EvalPlus ship
+    their files), else the suffix."""
+    return "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
 
 
 def _local_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
@@ -215,7 +245,7 @@ def _local_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
         raise UserError(f"no such file or directory: {path}")
     if path.is_dir():
         yield from _directory_rows(path, split)
-    elif path.suffix in (".jsonl", ".json"):
+    elif _row_file_type(path) in (".jsonl", ".json", ".jsonl.gz", ".json.gz"):
         yield from enumerate(_json_rows(path))
     elif path.suffix == ".parquet":
         yield from enumerate(_parquet_rows(path))
@@ -223,7 +253,7 @@ def _local_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
         yield from enumerate(_arrow_rows(path))
     else:
         raise UserError(
-            f"{path}: unsupported file type {path.suffix!r} (use {', '.join(_ROW_FILES)} or a directory)"
+            f"{path}: unsupported file type {_row_file_type(path)!r} (use {', '.join(_ROW_FILES)} or a directory)"
         )
 
 
@@ -244,7 +274,7 @@ def _directory_rows(path: Path, split: str) -> Iterator[tuple[int, Row]]:
         return
     if (path / split).is_dir():
         path = path / split
-    shards = sorted(p for p in path.iterdir() if p.suffix in _ROW_FILES)
+    shards = sorted(p for p in path.iterdir() if _row_file_type(p) in _ROW_FILES)
     if not shards:
         raise UserError(f"{path}: no {', '.join(_ROW_FILES)} files")
     offset = 0
@@ -262,35 +292,55 @@ def _json_rows(path: Path) -> Iterator[Row]:
     Rows are decoded one line at a time, so a line that is not UTF-8 or not JSON is one bad row, not a
     failed file.
     """
-    if path.suffix == ".json":
+    if _row_file_type(path) in (".json", ".json.gz"):
         rows = _json_array(path)
         if rows is not None:
             yield from (_as_row(row) for row in rows)
             return
-    with path.open("rb") as lines:
-        for number, raw in enumerate(lines):
-            if number == 0:
-                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM is not part of row 0
-            if not raw.strip():
-                continue
-            try:
-                yield _as_row(json.loads(raw.decode("utf-8")))
-            except UnicodeDecodeError as exc:
-                yield BadRow("invalid_utf8", f"byte {exc.start} of the line is not UTF-8")
-            except (json.JSONDecodeError, RecursionError) as exc:
-                yield BadRow("invalid_json", exc.__class__.__name__)
+    with _open_bytes(path) as lines:
+        number = 0
+        try:
+            for number, raw in enumerate(lines):
+                if number == 0:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM is not part of row 0
+                if not raw.strip():
+                    continue
+                try:
+                    yield _as_row(json.loads(raw.decode("utf-8")))
+                except UnicodeDecodeError as exc:
+                    yield BadRow("invalid_utf8", f"byte {exc.start} of the line is not UTF-8")
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    yield BadRow("invalid_json", exc.__class__.__name__)
+        except (OSError, EOFError) as exc:  # a gzip file cut short or damaged: the rows before it stand
+            yield BadRow("unreadable_file", f"after line {number + 1}: {first_line(exc)}")
 
 
 def _json_array(path: Path) -> list[Any] | None:
     """The rows of a file that is one JSON array, else None (it is then read as JSON Lines)."""
-    with path.open("rb") as f:
+    with _open_bytes(path) as f:
         if f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"[":
             return None
     try:
-        rows = json.loads(path.read_bytes().decode("utf-8-sig"))
+        with _open_bytes(path) as f:
+            rows = json.loads(f.read().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     return rows if isinstance(rows, list) else None
+
+
+def _open_bytes(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed when it is gzip's. A damaged archive is a one-line error."""
+    if path.suffix != ".gz":
+        return path.open("rb")
+    import gzip
+
+    stream = gzip.open(path, "rb")
+    try:
+        stream.peek(1)
+    except (OSError, EOFError) as exc:
+        stream.close()
+        raise UserError(f"{path}: not a readable gzip file ({first_line(exc)})") from None
+    return stream  # type: ignore[return-value]
 
 
 def _as_row(value: Any) -> Row:
