@@ -25,11 +25,11 @@ from pydantic import Field
 from coder_rl.config import Section, given_keys
 from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.errors import UserError
+from coder_rl.evaluate import PassRateConfig
 from coder_rl.execution import open_sandbox
 from coder_rl.mcts.synthesize import SynthesizeConfig
 from coder_rl.prm.train import PRMTrainConfig
 from coder_rl.rl.config import RLConfig
-from coder_rl.rl.evaluate import PassRateConfig
 from coder_rl.rl.sft import PolicySFTConfig
 from coder_rl.rundir import StageLog
 
@@ -226,7 +226,7 @@ def _rl(cfg: RLConfig) -> dict[str, Any]:
 
 
 def _pass_rate(cfg: SelfPlayConfig, model: str) -> dict[str, Any]:
-    from coder_rl.rl.evaluate import pass_rate
+    from coder_rl.evaluate import pass_rate
 
     problems = [p for p in load_problems(cfg.eval_data or cfg.data).require_problems() if p.tests]
     # sampled by the engine the search uses (vLLM on a GPU, say)

@@ -18,7 +18,7 @@ from coder_rl.bench.learning import (
     results_table,
     run_learning_bench,
 )
-from coder_rl.rl.evaluate import pass_at_k
+from coder_rl.evaluate import pass_at_k
 from tests.helpers import assert_one_line_error, run
 
 
@@ -119,9 +119,9 @@ def reduced_bench_learns(tmp_path, seed: int) -> dict:
     training problems, every one in every step: its training reward rises. Checked over seeds 0-4 (see
     the issue's note); held-out figures need the full size (`bench learning`). Returns the figures."""
     from coder_rl.data.load import DataConfig, load_problems
+    from coder_rl.evaluate import PassRateConfig, pass_rate
     from coder_rl.execution import SandboxConfig, open_sandbox
     from coder_rl.policy.base import PolicyConfig
-    from coder_rl.rl.evaluate import PassRateConfig, pass_rate
     from coder_rl.rl.run import run_rl
 
     cfg = LearningBenchConfig.model_validate({

@@ -38,7 +38,17 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("backends", ["coder_rl.policy", "coder_rl.models"]),
     ("components", ["tcg", "coder_rl.prm"]),
     ("integrations", ["coder_rl.integrations"]),
-    ("pipelines", ["coder_rl.mcts", "coder_rl.rl", "coder_rl.verify", "coder_rl.generate", "coder_rl.check"]),
+    (
+        "pipelines",
+        [
+            "coder_rl.mcts",
+            "coder_rl.rl",
+            "coder_rl.verify",
+            "coder_rl.generate",
+            "coder_rl.check",
+            "coder_rl.evaluate",
+        ],
+    ),
     ("search", ["coder_rl.search"]),
     ("self-play", ["coder_rl.selfplay"]),
     ("benchmarks", ["coder_rl.bench"]),

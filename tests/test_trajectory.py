@@ -96,9 +96,9 @@ def test_every_pipeline_prompts_the_policy_alike(monkeypatch, local_box):
     """Evaluation, PPO, SFT, best-of-N, beam search and MCTS all show the policy `policy_prompt` first
     (GRPO's prompts are checked where a real GRPO step runs: tests/test_rl_grpo.py)."""
     import coder_rl.policy
+    from coder_rl.evaluate import PassRateConfig, pass_rate
     from coder_rl.mcts.search import MCTSConfig, ProblemSearch, run_round
     from coder_rl.rl.config import RLConfig
-    from coder_rl.rl.evaluate import PassRateConfig, pass_rate
     from coder_rl.rl.ppo import _rollout
     from coder_rl.rl.sft import reference_examples
     from coder_rl.search.candidates import BeamConfig, beam_search, best_of_n

@@ -37,6 +37,7 @@ from pydantic import Field, field_validator, model_validator
 from coder_rl.config import Section
 from coder_rl.data.load import DataConfig, load_problems
 from coder_rl.data.problem import Problem
+from coder_rl.evaluate import PassRateConfig
 from coder_rl.execution import SandboxConfig, open_sandbox
 from coder_rl.logs import output_to
 from coder_rl.mcts.synthesize import SynthesizeConfig
@@ -44,7 +45,6 @@ from coder_rl.models.tiny import TinyModelConfig
 from coder_rl.policy.base import PolicyConfig
 from coder_rl.prm.train import PRMTrainConfig
 from coder_rl.rl.config import RLConfig
-from coder_rl.rl.evaluate import PassRateConfig
 from coder_rl.rl.sft import PolicySFTConfig
 from coder_rl.rundir import StageLog
 from coder_rl.search.run import SearchConfig
@@ -592,7 +592,7 @@ class _Bench:
         return self._pass_rate(model, quick)["pass_at_1"]
 
     def _pass_rate(self, model: str, eval_cfg: PassRateConfig) -> dict[str, Any]:
-        from coder_rl.rl.evaluate import pass_rate
+        from coder_rl.evaluate import pass_rate
 
         problems = self.heldout_problems()
         policy = PolicyConfig(model=model, device=self.cfg.device, batch_size=64)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from coder_rl.cli import bench, data, mcts, model, prm, rl, sandbox, search, selfplay, serve, tcg
+from coder_rl.cli import bench, data, evaluate, mcts, model, prm, rl, sandbox, search, selfplay, serve, tcg
 
 app = typer.Typer(
     name="coder-rl",
@@ -26,6 +26,7 @@ app.add_typer(bench.app, name="bench")
 app.command()(selfplay.selfplay)
 app.command()(search.search)
 app.command()(serve.serve)
+app.command("eval")(evaluate.evaluate)
 
 
 def main() -> None:
