@@ -188,7 +188,7 @@ def run_eval(cfg: EvalConfig, progress: Any = None, quiet: bool = False) -> dict
             if policy is not None:
                 policy.close()
     wanted = {p.id for p in problems}
-    records = [r for r in _read_records(samples_path) if r["problem_id"] in wanted]
+    records = [r for r in read_records(out) if r["problem_id"] in wanted]
     report = {"source": str(cfg.data.path or cfg.data.dataset), **summarize(records), **breakdown(records)}
     save_json(out / "eval.json", report)
     return report
@@ -224,6 +224,19 @@ def _fenced(code: str) -> str:
     return f"```python\n{code.rstrip()}\n```\n"
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
+def read_records(output_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-problem records of an eval run (`output_dir/samples.jsonl`)."""
+    with (Path(output_dir) / "samples.jsonl").open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def in_band(records: Sequence[dict[str, Any]], low: float, high: float) -> list[str]:
+    """The problems a policy solves neither always nor never: low <= c/n <= high, c of its n samples
+    passing (PRIME's difficulty filter keeps 0.2 to 0.8). A sample a fault left unjudged counts as not
+    passing."""
+    kept = []
+    for record in records:
+        rate = sum(s["pass_fraction"] == 1.0 for s in record["samples"]) / max(len(record["samples"]), 1)
+        if low <= rate <= high:
+            kept.append(record["problem_id"])
+    return kept

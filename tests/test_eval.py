@@ -10,7 +10,7 @@ import json
 import pytest
 
 from coder_rl.data import DataConfig, load_problems
-from coder_rl.evaluate import EvalConfig, PassRateConfig, pass_rate, run_eval
+from coder_rl.evaluate import EvalConfig, PassRateConfig, in_band, pass_rate, run_eval
 from coder_rl.execution import SandboxConfig, open_sandbox
 from tests.helpers import run
 
@@ -88,3 +88,27 @@ def test_the_tiny_models_eval_resumes_and_equals_the_pass_rate_self_play_reports
     assert run_eval(cfg) == run_eval(cfg)
     with pytest.raises(Exception, match="other settings"):
         run_eval(cfg.model_copy(update={"eval": PassRateConfig(samples=2)}))
+
+
+def test_in_band_keeps_what_the_policy_solves_sometimes():
+    def record(pid: str, passes: list[float | None]) -> dict:
+        return {"problem_id": pid, "samples": [{"pass_fraction": p} for p in passes]}
+
+    records = [record("never", [0.0, 0.5, 0.0, 0.0]), record("quarter", [1.0, 0.0, 0.0, 0.0]),
+               record("half", [1.0, None, 1.0, 0.9]), record("always", [1.0, 1.0, 1.0, 1.0])]  # fmt: skip
+    assert in_band(records, 0.2, 0.8) == ["quarter", "half"]  # a fault counts as not passing
+    assert in_band(records, 0.0, 0.0) == ["never"] and in_band(records, 1.0, 1.0) == ["always"]
+
+
+def test_data_filter_writes_the_problems_in_the_band(tmp_path):
+    out = tmp_path / "kept.jsonl"
+    done = run("data", "filter", str(out), "--dataset", "sample", "--set", "reference=true", "--band", "1,1")
+    assert done.returncode == 0, done.stderr
+    assert "kept 30 of 30 problems" in done.stdout and len(out.read_text().splitlines()) == 30
+    assert load_problems(DataConfig(dataset="jsonl", path=str(out))).problems[0].tests
+    done = run(
+        "data", "filter", str(out), "--dataset", "sample", "--set", "reference=true", "--band", "0.2,0.8"
+    )
+    assert "kept 0 of 30" in done.stdout and out.read_text() == ""  # resumed: nothing sampled again
+    bad = run("data", "filter", str(out), "--dataset", "sample", "--band", "0.8,0.2")
+    assert bad.returncode == 2 and "LOW <= HIGH" in bad.stderr

@@ -1,4 +1,5 @@
-"""`coder-rl data inspect|convert`: look at a dataset through its adapter, or rewrite it."""
+"""`coder-rl data inspect|convert|filter`: look at a dataset through its adapter, rewrite it, or keep the
+problems a policy solves sometimes."""
 
 from __future__ import annotations
 
@@ -94,15 +95,61 @@ def convert(
             rows.append(problem_to_taco_row(problem) if to is Format.taco else problem.to_dict())
         except ValueError as exc:  # e.g. assert-based tests have no place in TACO's format
             unwritable[str(exc)] += 1
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(out)  # never leave a half-written file under the real name
+    _write_rows(out, rows)
     _print_report(report)
     for reason, count in unwritable.items():
         print(f"  not written ({to.value} format): {count} problems: {reason}")
     print(f"wrote {len(rows)} problems to {out}")
     if report.skipped or unwritable:  # written what could be, but the output is not the whole input
         raise typer.Exit(1)
+
+
+@app.command("filter")
+@data_options
+def filter_by_pass_rate(
+    out: Annotated[Path, typer.Argument(help="Output JSONL file (coder-rl's format) of the problems kept.")],
+    model: Annotated[str | None, typer.Option(help="The starting policy (policy.model).")] = None,
+    samples: Annotated[int | None, typer.Option("-n", "--samples", help="Completions per problem.")] = None,
+    band: Annotated[str, typer.Option(help="Keep pass rates from LOW to HIGH, inclusive.")] = "0.2,0.8",
+    config: ConfigFile = None,
+    sets: Sets = None,
+    *,
+    data: dict[str, Any],
+) -> None:
+    """Keep the problems the starting policy solves sometimes but not always: n samples each (as
+    `coder-rl eval` draws and judges them, in OUT.eval/, resumable), then those whose share of passing
+    samples lies in the band (PRIME's 0.2-0.8). Problems always or never solved carry no GRPO signal."""
+    from coder_rl.config import load_config
+    from coder_rl.data.load import load_problems
+    from coder_rl.errors import UserError
+    from coder_rl.evaluate import EvalConfig, in_band, read_records, run_eval
+
+    try:
+        low, high = (float(x) for x in band.split(","))
+    except ValueError:
+        raise UserError(f"--band {band!r}: give LOW,HIGH such as 0.2,0.8") from None
+    if not 0 <= low <= high <= 1:
+        raise UserError(f"--band {band!r}: need 0 <= LOW <= HIGH <= 1")
+    if out.is_dir():
+        raise UserError(f"output {out} is a directory; give a file path such as {out}/problems.jsonl")
+    flags = {**data, "policy.model": model, "eval.samples": samples, "output_dir": f"{out}.eval"}
+    cfg = load_config(EvalConfig, config, sets, flags)
+    run_eval(
+        cfg, progress=lambda done, total: print(f"sampled {done}/{total} problems", flush=True), quiet=True
+    )
+    kept = set(in_band(read_records(cfg.output_dir), low, high))
+    problems = [p for p in load_problems(cfg.data).problems if p.id in kept]
+    _write_rows(out, [p.to_dict() for p in problems])
+    print(
+        f"kept {len(problems)} of {len(read_records(cfg.output_dir))} problems with a pass rate in [{low:g}, {high:g}]; wrote {out}"
+    )
+
+
+def _write_rows(out: Path, rows: list[dict[str, Any]]) -> None:
+    """JSONL written whole, then renamed into place: never a half-written file under the real name."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(out)
