@@ -24,7 +24,7 @@ from coder_rl.integrations.scoring import NO_PROGRAM
 from coder_rl.logs import output_to
 from coder_rl.policy.base import Policy, PolicyConfig, SamplingParams
 from coder_rl.rewards import RewardConfig, outcome, run_programs
-from coder_rl.rundir import prepare_output, save_json
+from coder_rl.rundir import prepare_output, save_json, without
 from coder_rl.trajectory import PromptConfig, policy_prompt, read_completion
 
 _FRACTION = RewardConfig(outcome="pass_fraction")
@@ -137,6 +137,14 @@ def pass_rate(
 # ---------------------------------------------------------------- `coder-rl eval`
 
 
+# What a rerun may change without changing a sample: which problems are asked for (the report reads those
+# asked), throughput, and secrets (never written to the state file).
+RESUME_MAY_CHANGE = (
+    "problems_per_batch", "data.limit", "sandbox.workers", "policy.batch_size", "policy.max_concurrency",
+    "policy.api_key",
+)  # fmt: skip
+
+
 class EvalConfig(Section):
     data: DataConfig = DataConfig()
     policy: PolicyConfig = PolicyConfig()
@@ -162,13 +170,13 @@ def run_eval(cfg: EvalConfig, progress: Any = None, quiet: bool = False) -> dict
     out.mkdir(parents=True, exist_ok=True)
     samples_path = out / "samples.jsonl"
     problems = load_problems(cfg.data).require_problems()
-    settings = cfg.model_dump(mode="json", exclude={"problems_per_batch"})
+    settings = without(cfg.model_dump(mode="json"), RESUME_MAY_CHANGE)
     done = prepare_output(samples_path, settings, "eval")
     todo = [p for p in problems if p.id not in done]
     size = cfg.problems_per_batch or max(len(todo), 1)
     with open_sandbox(cfg.sandbox) as box:
-        with output_to(log):
-            policy = None if cfg.reference else _load(cfg.policy)
+        with output_to(log):  # nothing left to sample (a rerun): no model to load
+            policy = None if cfg.reference or not todo else _load(cfg.policy)
         try:
             for start in range(0, len(todo), size):
                 batch, began = todo[start : start + size], time.perf_counter()
@@ -231,12 +239,12 @@ def read_records(output_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def in_band(records: Sequence[dict[str, Any]], low: float, high: float) -> list[str]:
-    """The problems a policy solves neither always nor never: low <= c/n <= high, c of its n samples
-    passing (PRIME's difficulty filter keeps 0.2 to 0.8). A sample a fault left unjudged counts as not
-    passing."""
+    """The problems a policy solves neither always nor never: low <= c/n <= high, c of its n judged
+    samples passing (PRIME's difficulty filter keeps 0.2 to 0.8). A sample a fault left unjudged is not
+    counted; a problem with none judged is not kept."""
     kept = []
     for record in records:
-        rate = sum(s["pass_fraction"] == 1.0 for s in record["samples"]) / max(len(record["samples"]), 1)
-        if low <= rate <= high:
+        judged = [s for s in record["samples"] if s["pass_fraction"] is not None]
+        if judged and low <= sum(s["pass_fraction"] == 1.0 for s in judged) / len(judged) <= high:
             kept.append(record["problem_id"])
     return kept

@@ -79,14 +79,29 @@ def test_evalplus_checks_base_and_plus_inputs_against_the_canonical_solution(tmp
     verdicts = [t.verdict for t in local_box.run(rounded, mean.tests).tests]
     assert verdicts[0] is Verdict.PASSED and Verdict.WRONG_ANSWER in verdicts[1:]
     assert passes(local_box, shared.solutions[0], shared.tests)
-    as_list = "def similar_elements(a, b):\n    return sorted(set(a) & set(b))\n"  # a list is not the tuple
-    assert not passes(local_box, as_list, shared.tests)
+    # similar_elements is one of EvalPlus's set-valued tasks: any order, list or tuple
+    as_list = "def similar_elements(a, b):\n    return list(set(b) & set(a))\n"
+    assert passes(local_box, as_list, shared.tests)
+    assert not passes(local_box, "def similar_elements(a, b):\n    return (min(a),)\n", shared.tests)
     # a right answer that empties its argument: the reference still gets the input as given
     mutating = (
         "def similar_elements(a, b):\n    r = tuple(sorted(set(a) & set(b)))\n    a.clear()\n    return r\n"
     )
     assert passes(local_box, mutating, shared.tests)
     assert "Your code should pass these tests" in shared.question and not shared.starter_code
+
+
+def test_evalplus_inputs_keep_infinities_and_its_equality_is_pythons(tmp_path, local_box):
+    """Inputs travel as JSON (an infinity stays one); outside a tolerance, 1 == True as in Python."""
+    row = {
+        "task_id": "HumanEval/9", "prompt": "def is_big(x):\n", "canonical_solution": "    return x > 1e300\n",
+        "entry_point": "is_big", "base_input": [[float("inf")], [1.0]], "plus_input": [[-float("inf")]], "atol": 0,
+    }  # fmt: skip
+    path = write_gz(tmp_path / "inf.jsonl.gz", [row])
+    (problem,) = load_problems(DataConfig(dataset="evalplus", path=str(path))).require_problems()
+    assert passes(local_box, problem.solutions[0], problem.tests)
+    assert passes(local_box, "def is_big(x):\n    return int(x > 1e300)\n", problem.tests)
+    assert not passes(local_box, "def is_big(x):\n    return x < 1e300\n", problem.tests)
 
 
 # LiveCodeBench's code_generation_lite rows: tests and metadata as JSON text; private tests packed.

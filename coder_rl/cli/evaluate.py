@@ -20,9 +20,9 @@ def evaluate(
     backend: Annotated[str | None, typer.Option(help="hf, vllm or openai (policy.backend).")] = None,
     samples: Annotated[int | None, typer.Option("-n", "--samples", help="Completions per problem.")] = None,
     reference: Annotated[
-        bool,
+        bool | None,
         typer.Option(help="Judge each problem's reference solution instead of sampling (checks the data)."),
-    ] = False,
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="The output directory (default: output_dir).")] = None,
     verbose: Annotated[bool, typer.Option(help="Show library output too (else in OUT/eval.log).")] = False,
     *,
@@ -42,7 +42,7 @@ def evaluate(
 
     flags = {
         **data, "policy.model": model, "policy.backend": backend, "eval.samples": samples,
-        "reference": True if reference else None, "output_dir": str(out) if out else None,
+        "reference": reference, "output_dir": str(out) if out else None,
     }  # fmt: skip
     cfg = load_config(EvalConfig, config, sets, flags)
     report = run_eval(

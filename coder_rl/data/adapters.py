@@ -288,6 +288,9 @@ def _lcb_cases(raw: Any, which: str) -> list[dict[str, Any]]:
     return raw
 
 
+MAX_PACKED_BYTES = 256 << 20  # a problem's packed tests, unpacked
+
+
 def _plain_unpickle(text: str, which: str) -> Any:
     """LiveCodeBench's packed tests: base64(zlib(pickle(json text))). The pickle may hold only plain
     values: a class or function in it (which a pickle could run) is refused, never built."""
@@ -301,9 +304,14 @@ def _plain_unpickle(text: str, which: str) -> Any:
             raise pickle.UnpicklingError(f"{module}.{name} is not a plain value")
 
     try:
-        packed = zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True))
+        inflate = zlib.decompressobj()
+        packed = inflate.decompress(base64.b64decode(text.encode("ascii"), validate=True), MAX_PACKED_BYTES)
+        if inflate.unconsumed_tail:
+            raise ValueError(f"over {MAX_PACKED_BYTES} bytes unpacked")
         value = Plain(io.BytesIO(packed)).load()
-        return json.loads(value) if isinstance(value, (str, bytes)) else value
+        if not isinstance(value, (str, bytes)):  # LiveCodeBench packs JSON text, nothing else
+            raise ValueError(f"a packed {type(value).__name__}, not JSON text")
+        return json.loads(value)
     except Exception as exc:  # base64, zlib, pickle and JSON each fail their own way
         raise BadRow(
             "bad_tests", f"{which}_test_cases: neither JSON nor packed JSON ({type(exc).__name__})"
@@ -340,15 +348,16 @@ def evalplus_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
         for start in range(0, len(args), EVALPLUS_CHUNK)
     ]
     is_mbpp = "mbpp" in str(row.get("task_id", "")).lower()
-    question = (
-        prompt
-        if not is_mbpp
-        else prompt.strip() + "\nYour code should pass these tests:\n" + str(row.get("assertion") or "")
-    )
+    assertion = str(row.get("assertion") or "").strip()
+    shown = not is_mbpp or assertion in prompt  # MBPP+'s prompt shows its assertion already
+    question = prompt if shown else prompt.strip() + "\nYour code should pass these tests:\n" + assertion
     return Problem(
         id=_row_id(prefix, row.get("task_id"), index),
         question=question,
-        tests=[AssertCase(_evalplus_test(reference, entry_point, chunk, float(atol))) for chunk in chunks],
+        tests=[
+            AssertCase(_evalplus_test(reference, entry_point, chunk, float(atol), is_mbpp))
+            for chunk in chunks
+        ],
         solutions=[reference],
         starter_code="" if is_mbpp else prompt,
         source="evalplus",
@@ -359,24 +368,65 @@ def evalplus_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
 EVALPLUS_CHUNK = 25  # inputs checked in one test
 
 
-def _evalplus_test(reference: str, entry_point: str, inputs: list[list[Any]], atol: float) -> str:
+def _evalplus_test(reference: str, entry_point: str, inputs: list[list[Any]], atol: float, mbpp: bool) -> str:
     """Test code: the reference defined in a namespace of its own (its recursion stays its own), then
-    each input through both, compared as EvalPlus compares."""
+    each input through both and judged by `_EVALPLUS_JUDGE`. The inputs travel as JSON text, which holds
+    the infinities and NaNs that Python's repr would write as undefined names."""
     return (
-        "import copy, math\n"
-        f"_namespace = {{}}\nexec(compile({reference!r}, '<reference>', 'exec'), _namespace)\n"
-        f"_reference = _namespace[{entry_point!r}]\n"
-        "def _same(got, want, atol):\n"
-        "    if isinstance(want, float) or isinstance(got, float):\n"
-        "        if isinstance(got, bool) or not isinstance(got, (int, float)):\n"
-        "            return False\n"
-        "        return (math.isnan(want) and math.isnan(got)) or math.isclose(got, want, rel_tol=1e-6, abs_tol=max(atol, 1e-6))\n"
-        "    if isinstance(want, (list, tuple)) and type(got) is type(want):\n"
-        "        return len(got) == len(want) and all(_same(g, w, atol) for g, w in zip(got, want))\n"
-        "    return type(got) is type(want) and got == want if isinstance(want, bool) else got == want\n"
-        f"for _args in {inputs!r}:\n"
-        f"    assert _same({entry_point}(*copy.deepcopy(_args)), _reference(*copy.deepcopy(_args)), {atol!r}), _args\n"
+        _EVALPLUS_JUDGE
+        + f"_namespace = {{}}\nexec(compile({reference!r}, '<reference>', 'exec'), _namespace)\n"
+        + f"_reference = _namespace[{entry_point!r}]\n"
+        + f"for _args in json.loads({json.dumps(inputs)!r}):\n"
+        + f"    _got = {entry_point}(*copy.deepcopy(_args))\n"
+        + f"    assert _judge({entry_point!r}, {mbpp!r}, _args, _got, _reference(*copy.deepcopy(_args)), {atol!r}), _args\n"
     )
+
+
+# EvalPlus's rule (evalplus/eval, v0.3.1), in the tests' process: equal, or where a tolerance applies (the
+# row's atol; 1e-6 when the expected value is a float or a list of them) within atol + 1e-7·|expected|
+# element by element, as numpy's allclose. Its special oracles: MBPP's set-valued and "returns something"
+# tasks, Mbpp/164 and 295, HumanEval/32's root (the polynomial at the answer must be at most atol).
+_EVALPLUS_JUDGE = """import copy, json, math
+_SET_EQ = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
+           "intersection_array", "find_dissimilar", "Diff"}
+_NOT_NONE = {"check_str", "text_match_three", "text_starta_endb"}
+def _floats(x):
+    return isinstance(x, float) or (isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(i, float) for i in x))
+def _number(x):
+    return isinstance(x, (int, float))
+def _allclose(got, want, atol):
+    if isinstance(want, (list, tuple)) or isinstance(got, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or not isinstance(want, (list, tuple)) or len(got) != len(want):
+            return False
+        return all(_allclose(g, w, atol) for g, w in zip(got, want))
+    if not (_number(got) and _number(want)):
+        return False
+    if math.isnan(got) or math.isnan(want):
+        return False
+    try:
+        return abs(got - want) <= atol + 1e-07 * abs(want)
+    except OverflowError:
+        return False
+def _poly(xs, x):
+    return sum(c * math.pow(x, i) for i, c in enumerate(xs))
+def _judge(name, mbpp, args, got, want, atol):
+    if mbpp and name in _NOT_NONE:
+        want = want if isinstance(want, bool) else want is not None
+    same = got == want
+    if mbpp and name == "are_equivalent":
+        same = True
+    elif mbpp and name == "sum_div":
+        same = same or got == 0
+    elif mbpp and name in _SET_EQ:
+        same = set(got) == set(want)
+    elif mbpp and name in _NOT_NONE:
+        same = got == want if isinstance(got, bool) else want == (got is not None)
+    if not mbpp and name == "find_zero" and not _poly(*args, got) <= atol:
+        return False
+    if atol == 0 and _floats(want):
+        atol = 1e-6
+    return _allclose(got, want, atol) if not same and atol != 0 else bool(same)
+"""
 
 
 def _json_field(row: dict[str, Any], name: str, default: Any) -> Any:

@@ -317,12 +317,14 @@ def _json_rows(path: Path) -> Iterator[Row]:
 
 def _json_array(path: Path) -> list[Any] | None:
     """The rows of a file that is one JSON array, else None (it is then read as JSON Lines)."""
-    with _open_bytes(path) as f:
-        if f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"[":
-            return None
     try:
         with _open_bytes(path) as f:
+            if f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"[":
+                return None
+        with _open_bytes(path) as f:
             rows = json.loads(f.read().decode("utf-8-sig"))
+    except (OSError, EOFError) as exc:  # a gzip file cut short: one array cannot be read in part
+        raise UserError(f"{path}: the file is cut short or damaged ({first_line(exc)})") from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     return rows if isinstance(rows, list) else None
