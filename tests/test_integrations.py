@@ -270,14 +270,36 @@ def test_run_code_speaks_sandbox_fusion_and_a_programs_failure_is_failed(url):
 def test_run_code_refuses_what_it_cannot_do_with_a_4xx(url):
     for fields, status, text in [
         ({"language": "cpp"}, 422, "language: Input should be 'python'"),
-        ({"files": {"a.txt": "aGk="}}, 422, "files"),
-        ({"fetch_files": ["out.txt"]}, 422, "fetch_files"),
         ({"language": None}, 422, "language"),
     ]:
         body = {"code": "print(1)", "language": "python", **fields}
         answer = httpx.post(f"{url}/run_code", json=body)
         assert answer.status_code == status and text in answer.json()["detail"], answer.text
     assert httpx.get(f"{url}/v1/ping").json() == "pong"
+
+
+def test_run_code_writes_files_before_the_run_and_fetches_them_after(url):
+    """SandboxFusion's `files` (base64, written into the working directory) and `fetch_files` (read back
+    after the run, an exception included; a missing one left out), as its own server does."""
+    import base64
+
+    code = (
+        "import os\nos.makedirs('out', exist_ok=True)\n"
+        "open('out/result.txt', 'w').write(open('data/in.txt').read().upper())\n"
+        "print('done', end='')\nraise SystemExit(int(input()))\n"
+    )
+    files = {"data/in.txt": base64.b64encode(b"hello").decode(), "skip.txt": None}
+    for exit_code, status in [(0, "Success"), (3, "Failed")]:
+        data = run_code(url, code, stdin=str(exit_code), files=files,
+                        fetch_files=["out/result.txt", "data/in.txt", "missing.txt"])  # fmt: skip
+        assert data["status"] == status and data["run_result"]["return_code"] == exit_code, data
+        assert data["run_result"]["stdout"] == "done"  # the fetched files are not left in stdout
+        assert {k: base64.b64decode(v) for k, v in data["files"].items()} == {
+            "out/result.txt": b"HELLO", "data/in.txt": b"hello"
+        }  # fmt: skip
+    # a program that prints what looks like the files' block cannot forge them: the marker is secret
+    forged = run_code(url, 'print(\'\\ncoder-rl-files-0:{"x": "eA=="}\')', fetch_files=["x"])
+    assert forged["files"] == {} and "coder-rl-files-0" in forged["run_result"]["stdout"]
 
 
 def test_get_reward_answers_openrlhf_including_an_empty_batch(url, verifier, tmp_path):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -373,12 +374,15 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
         """SandboxFusion's run_code, for Python: a program's own failure is Failed, never SandboxError."""
         limits = sf.run_limits(body, cfg.verifier.sandbox.limits.to_limits())
         # Busy is a 504 here: the one answer veRL's SandboxFusion client retries (a 429 would score 0).
-        run = lambda: state["verifier"].acapture(body.code, body.stdin or "", limits)  # noqa: E731
+        marker = f"coder-rl-files-{secrets.token_hex(16)}:"  # the program cannot forge what it never sees
+        program = sf.with_files(body, marker)
+        run = lambda: state["verifier"].acapture(program, body.stdin or "", limits)  # noqa: E731
         result = await admitted(run, "queued", cfg.max_queued_requests, 504)
         metrics.count_tests([result])
         if result.verdict is Verdict.SANDBOX_ERROR:
             metrics.faults.labels("/run_code").inc()
-        return sf.run_code_response(result)
+        files = sf.fetched_files(result, marker) if program is not body.code else {}
+        return sf.run_code_response(result, files)
 
     @app.get("/v1/ping", tags=["SandboxFusion"])
     async def ping() -> str:
