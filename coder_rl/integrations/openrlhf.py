@@ -18,10 +18,12 @@ OpenRLHF without a reward, and its step fails rather than train on a forged verd
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.integrations.scoring import Judged, faults, label_problem, local_scorer, verdict_counts
 from sandbox import Verdict
@@ -85,13 +87,24 @@ def reward_response(judged: list[Judged]) -> RewardResponse:
     )
 
 
+def request_samples(
+    body: RewardRequest, known: Mapping[str, Problem] | None = None, untested_labels: bool = False
+) -> tuple[list[Problem], list[str]]:
+    """Each sample's problem (its label's, `label_problem`) and response (`response_text`). With
+    `untested_labels`, a label of "" stands for a problem without tests of its own (the TCG's come later)."""
+    check_request(body)
+    problems = [
+        Problem(id="label", question=prompt, tests=[]) if untested_labels and label in ("", None)
+        else label_problem(label, prompt, known)
+        for label, prompt in zip(body.labels, body.prompts, strict=True)
+    ]  # fmt: skip
+    return problems, [response_text(q, p) for q, p in zip(body.query, body.prompts, strict=True)]
+
+
 def reward_func(queries: list[str], prompts: list[str], labels: list[Any]) -> dict[str, Any]:
     """OpenRLHF's file-based remote reward: the answer `/get_reward` gives, scored in this process. A
     sandbox fault raises (OpenRLHF then has no reward for the sample and stops), never a 0."""
-    body = RewardRequest(query=queries, prompts=prompts, labels=labels)
-    check_request(body)
-    problems = [label_problem(label, prompt) for label, prompt in zip(labels, prompts, strict=True)]
-    texts = [response_text(q, p) for q, p in zip(queries, prompts, strict=True)]
+    problems, texts = request_samples(RewardRequest(query=queries, prompts=prompts, labels=labels))
     judged = local_scorer().score(problems, texts)
     if faults(judged):
         raise RuntimeError(f"{faults(judged)} samples hit a sandbox fault twice: no reward for them")

@@ -37,7 +37,7 @@ from coder_rl.data.load import DataConfig
 from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.integrations import openrlhf
-from coder_rl.integrations.scoring import NO_PROGRAM, RewardScorer, faults, label_problem
+from coder_rl.integrations.scoring import NO_PROGRAM, RewardScorer, faults
 from coder_rl.rewards import RewardConfig
 from coder_rl.serve import sandbox_fusion as sf
 from coder_rl.serve import schemas as s
@@ -391,14 +391,8 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
     @app.post("/get_reward", response_model=openrlhf.RewardResponse, tags=["OpenRLHF"])
     async def get_reward(body: openrlhf.RewardRequest) -> openrlhf.RewardResponse:
         """OpenRLHF's remote reward. A sandbox fault in the batch is a 503 (OpenRLHF retries), never a 0."""
-        openrlhf.check_request(body)
-        responses = [openrlhf.response_text(q, p) for q, p in zip(body.query, body.prompts, strict=True)]
-        tcg_writes = cfg.reward.tcg_tests > 0  # then a label of "" means: the TCG's tests alone
-        problems = [
-            Problem(id="label", question=prompt, tests=[]) if tcg_writes and label in ("", None)
-            else label_problem(label, prompt, state["known"])
-            for label, prompt in zip(body.labels, body.prompts, strict=True)
-        ]  # fmt: skip
+        # with the TCG writing tests, a label of "" means: the TCG's tests alone
+        problems, responses = openrlhf.request_samples(body, state["known"], cfg.reward.tcg_tests > 0)
 
         def score() -> list[Any]:
             tested = [
