@@ -109,15 +109,3 @@ def process_rewards(
     """Each trajectory's per-step PRM scores, on `prm_input`: the problem as the PRM was trained to read
     it (not the policy's few-shot prompt), then exactly the steps the policy wrote."""
     return score_steps([prm_input(p, t.steps) for p, t in zip(problems, trajectories, strict=True)])
-
-
-def score_trajectories(
-    box: BatchRunner, score_steps: PRMScorer | None, problems: Sequence[Problem],
-    trajectories: Sequence[Trajectory], cfg: RewardConfig,
-) -> tuple[list[float | None], list[list[float]]]:  # fmt: skip
-    """Each trajectory's outcome and per-step process scores (no steps without a PRM)."""
-    outcomes = outcome_rewards(box, problems, trajectories, cfg)
-    steps = (
-        process_rewards(score_steps, problems, trajectories) if score_steps else [[] for _ in trajectories]
-    )
-    return outcomes, steps

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from coder_rl.data import Problem
-from coder_rl.rewards import combined, format_reward, score_trajectories
+from coder_rl.integrations.scoring import RewardScorer
+from coder_rl.rewards import combined
 from coder_rl.rl import RLConfig
 from coder_rl.rl.ppo import (
     _logprobs,
@@ -19,7 +20,6 @@ from coder_rl.rl.ppo import (
     token_rewards,
 )
 from coder_rl.trajectory import OPENING as OPEN
-from coder_rl.trajectory import read_completion
 from pseudocode import parse_steps
 from sandbox import StdioCase
 
@@ -140,13 +140,18 @@ def test_token_rewards_by_hand():
 def test_a_completions_rewards_sum_to_phi_plus_format(tokenizer, local_box):
     cfg = RLConfig(rewards={"alpha_schedule": "linear", "alpha_steps": 10, "gamma": 0.9}, format_weight=0.2)
     completions = [encode(tokenizer, COMPLETION), encode(tokenizer, "just words\n</st", "ep>\n")]
-    trajectories = [read_completion(tokenizer.decode(ids)) for ids in completions]
 
     def fake_prm(items):  # any scores will do: the step's length
         return [[len(step.text) / 100 for step in steps] for _, steps in items]
 
-    outcomes, scores = score_trajectories(local_box, fake_prm, [PROBLEM] * 2, trajectories, cfg.rewards)
-    formats = format_reward(trajectories)
+    judged = RewardScorer(local_box, fake_prm, cfg.rewards).score(
+        [PROBLEM] * 2, [tokenizer.decode(ids) for ids in completions], 3
+    )  # as PPO's rollout scores them
+    outcomes, scores, formats = (
+        [j.outcome for j in judged],
+        [j.step_scores for j in judged],
+        [j.format for j in judged],
+    )
     assert outcomes == [1.0, 0.0] and formats == [1.0, 0.0] and [len(s) for s in scores] == [2, 1]
     for ids, outcome, steps, fmt in zip(completions, outcomes, scores, formats, strict=True):
         rewards = dense_rewards(

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from coder_rl.devices import resolve_device
 from coder_rl.errors import UserError
-from coder_rl.rewards import RewardConfig, alpha, format_reward, score_trajectories
+from coder_rl.integrations.scoring import RewardScorer
+from coder_rl.rewards import RewardConfig, alpha
 from coder_rl.rl.config import RLConfig, RLResult
 from coder_rl.rl.inputs import load_prm, rewarded_problems
 from coder_rl.rundir import replace_dir
@@ -234,11 +235,11 @@ def _rollout(
     response = ids[:, context:].tolist()
     lengths = [next((i + 1 for i, t in enumerate(r) if t in eos), len(r)) for r in response]
     own = [r[: n - (r[n - 1] in eos)] for r, n in zip(response, lengths, strict=True)]  # less the EOS
-    trajectories = [read_completion(_decode(tokenizer, r)) for r in own]
-    outcomes, scores = score_trajectories(
-        box, prm.score_batch if prm else None, batch, trajectories, cfg.rewards
+    judged = RewardScorer(box, prm.score_batch if prm else None, cfg.rewards).score(
+        batch, [_decode(tokenizer, r) for r in own], step
     )
-    formats = format_reward(trajectories)
+    outcomes, scores = [j.outcome for j in judged], [j.step_scores for j in judged]
+    formats = [j.format for j in judged]
     known = [0.0 if o is None else o for o in outcomes]  # a fault's row is masked out below
     rows = [dense_rewards(tokenizer, *args, step, cfg.rewards, cfg.format_weight)
             for args in zip(own, lengths, known, scores, formats, strict=True)]  # fmt: skip
