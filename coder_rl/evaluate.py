@@ -26,6 +26,7 @@ from coder_rl.policy.base import Policy, PolicyConfig, SamplingParams
 from coder_rl.rewards import RewardConfig, outcome, run_programs
 from coder_rl.rundir import prepare_output, save_json, without
 from coder_rl.trajectory import PromptConfig, policy_prompt, read_completion
+from pseudocode import fence
 
 _FRACTION = RewardConfig(outcome="pass_fraction")
 
@@ -165,6 +166,8 @@ def run_eval(cfg: EvalConfig, progress: Any = None, quiet: bool = False) -> dict
     output_dir/samples.jsonl (a rerun skips the problems there), then write output_dir/eval.json.
     `progress(done, total)` is called after each batch; `quiet` sends the libraries' output (progress
     bars, warnings) to output_dir/eval.log."""
+    from coder_rl.policy import load_policy
+
     log = Path(cfg.output_dir) / "eval.log" if quiet else None
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,12 +179,12 @@ def run_eval(cfg: EvalConfig, progress: Any = None, quiet: bool = False) -> dict
     size = cfg.problems_per_batch or max(len(todo), 1)
     with open_sandbox(cfg.sandbox) as box:
         with output_to(log):  # nothing left to sample (a rerun): no model to load
-            policy = None if cfg.reference or not todo else _load(cfg.policy)
+            policy = None if cfg.reference or not todo else load_policy(cfg.policy)
         try:
             for start in range(0, len(todo), size):
                 batch, began = todo[start : start + size], time.perf_counter()
                 if policy is None:
-                    completions = [[(_fenced(p.solutions[0]) if p.solutions else "", 0)] for p in batch]
+                    completions = [[(fence(p.solutions[0]) if p.solutions else "", 0)] for p in batch]
                     records = judge_samples(box, batch, completions)
                 else:
                     with output_to(log):
@@ -220,16 +223,6 @@ def eval_table(report: dict[str, Any]) -> str:
         + f"; mean tokens {report['mean_tokens']:.1f}; {report['seconds']:g} s",
     ]  # fmt: skip
     return "\n".join(lines)
-
-
-def _load(cfg: PolicyConfig) -> Policy:
-    from coder_rl.policy import load_policy
-
-    return load_policy(cfg)
-
-
-def _fenced(code: str) -> str:
-    return f"```python\n{code.rstrip()}\n```\n"
 
 
 def read_records(output_dir: str | Path) -> list[dict[str, Any]]:

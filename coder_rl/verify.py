@@ -31,7 +31,7 @@ from coder_rl.models.paths import check_model_path
 from coder_rl.policy.base import PolicyConfig
 from coder_rl.prm.model import StepReduction, reduce_steps
 from coder_rl.trajectory import PRMInput, prm_input
-from pseudocode import Action, Step
+from pseudocode import Action, Step, fence
 from sandbox import Limits, ProgramResult, TestCase, TestResult, pass_fraction
 from tcg.reward_tests import tcg_tests
 
@@ -111,7 +111,7 @@ def rank(reports: list[CandidateReport], weights: ScoreWeightsConfig, trust_give
 
 def as_steps(candidate: Candidate) -> list[Step]:
     """A candidate's reasoning, or its code as one generate step when it came without any."""
-    return candidate.steps or [Step(Action.GENERATE, f"```python\n{candidate.code.strip()}\n```")]
+    return candidate.steps or [Step(Action.GENERATE, fence(candidate.code))]
 
 
 class Verifier:

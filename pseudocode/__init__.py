@@ -2,7 +2,16 @@
 a tolerant parser and code extraction. Imports nothing but coder_rl's core types."""
 
 from pseudocode.prompts import STEP_STOP, step_prompt
-from pseudocode.steps import Action, Step, StepParse, extract_code, format_steps, parse_step_body, parse_steps
+from pseudocode.steps import (
+    Action,
+    Step,
+    StepParse,
+    extract_code,
+    fence,
+    format_steps,
+    parse_step_body,
+    parse_steps,
+)
 
 __all__ = [
     "STEP_STOP",
@@ -10,6 +19,7 @@ __all__ = [
     "Step",
     "StepParse",
     "extract_code",
+    "fence",
     "format_steps",
     "parse_step_body",
     "parse_steps",

@@ -123,6 +123,11 @@ def parse_step_body(action: Action, completion: str) -> tuple[Step | None, Count
     return Step(action, body), errors
 
 
+def fence(code: str) -> str:
+    """A program as a generate step holds it, in a ```python block (`extract_code` reads it back)."""
+    return f"```python\n{code.strip()}\n```"
+
+
 def extract_code(step: Step) -> tuple[str | None, Counter]:
     """The program in a generate step: its last fenced block; failing that, the whole step if it is
     Python (counted as `code_without_fence`); otherwise None (`no_code`)."""

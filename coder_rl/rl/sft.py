@@ -35,7 +35,7 @@ from coder_rl.trajectory import (
     statement,
     step_completion,
 )
-from pseudocode import Action, Step, format_steps
+from pseudocode import Action, Step, fence, format_steps
 
 
 class PolicySFTConfig(Section):
@@ -102,7 +102,7 @@ def reference_examples(
         for index, code in enumerate(problem.solutions[:per_problem]):
             steps = reference_steps(problem, index) or [
                 Step(Action.DEFINE, outline(code)),
-                Step(Action.GENERATE, f"```python\n{code.strip()}\n```"),
+                Step(Action.GENERATE, fence(code)),
             ]
             examples += trajectory_examples(statement(problem), format_steps(steps), prompt=prompt)
     return examples
