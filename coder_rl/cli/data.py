@@ -137,11 +137,12 @@ def filter_by_pass_rate(
     run_eval(
         cfg, progress=lambda done, total: print(f"sampled {done}/{total} problems", flush=True), quiet=True
     )
-    kept = set(in_band(read_records(cfg.output_dir), low, high))
+    records = read_records(cfg.output_dir)
+    kept = set(in_band(records, low, high))
     problems = [p for p in load_problems(cfg.data).problems if p.id in kept]
     _write_rows(out, [p.to_dict() for p in problems])
     print(
-        f"kept {len(problems)} of {len(read_records(cfg.output_dir))} problems with a pass rate in [{low:g}, {high:g}]; wrote {out}"
+        f"kept {len(problems)} of {len(records)} problems with a pass rate in [{low:g}, {high:g}]; wrote {out}"
     )
 
 
