@@ -25,7 +25,7 @@ from coder_rl.logs import output_to
 from coder_rl.policy.base import Policy, PolicyConfig, SamplingParams
 from coder_rl.rewards import RewardConfig, outcome, run_programs
 from coder_rl.rundir import prepare_output, save_json, without
-from coder_rl.trajectory import PromptConfig, policy_prompt, read_completion
+from coder_rl.trajectory import PromptConfig, PromptFormat, policy_prompt, read_completion
 from pseudocode import fence
 
 _FRACTION = RewardConfig(outcome="pass_fraction")
@@ -50,11 +50,14 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def judge_samples(
-    box: BatchRunner, problems: Sequence[Problem], completions: Sequence[Sequence[tuple[str, int]]]
+    box: BatchRunner,
+    problems: Sequence[Problem],
+    completions: Sequence[Sequence[tuple[str, int]]],
+    format: PromptFormat = "steps",
 ) -> list[dict[str, Any]]:
-    """One record per problem from its completions (text, tokens): each sample's verdict, pass fraction
-    (None: a sandbox fault), tokens and format, all programs in one sandbox batch."""
-    trajectories = [read_completion(text) for group in completions for text, _ in group]
+    """One record per problem from its completions (text, tokens) in that prompt format: each sample's
+    verdict, pass fraction (None: a sandbox fault), tokens and format, all programs in one sandbox batch."""
+    trajectories = [read_completion(text, format) for group in completions for text, _ in group]
     repeated = [p for p, group in zip(problems, completions, strict=True) for _ in group]
     results = iter(run_programs(box, repeated, trajectories))
     formats = iter(t.well_formed for t in trajectories)
@@ -79,7 +82,8 @@ def sample_records(
         n=cfg.samples, max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed
     )
     groups = policy.generate([policy_prompt(p, cfg.prompt) for p in problems], params)
-    return judge_samples(box, problems, [[(c.text, c.num_tokens) for c in group] for group in groups])
+    texts = [[(c.text, c.num_tokens) for c in group] for group in groups]
+    return judge_samples(box, problems, texts, cfg.prompt.format)
 
 
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -185,7 +189,7 @@ def run_eval(cfg: EvalConfig, progress: Any = None, quiet: bool = False) -> dict
                 batch, began = todo[start : start + size], time.perf_counter()
                 if policy is None:
                     completions = [[(fence(p.solutions[0]) if p.solutions else "", 0)] for p in batch]
-                    records = judge_samples(box, batch, completions)
+                    records = judge_samples(box, batch, completions, cfg.eval.prompt.format)
                 else:
                     with output_to(log):
                         records = sample_records(policy, batch, box, cfg.eval)

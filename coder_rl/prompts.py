@@ -16,6 +16,11 @@ CODE_FENCE_STOP = "\n```"  # the completion ends where the model closes the code
 
 Runs = Literal["stdin", "call", "assert"]
 
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+# What a policy is prompted with: text it continues, or chat messages the backend renders with the
+# model's own chat template (the tokenizer's, or the server's for an OpenAI-compatible one).
+Prompt = str | list[Message]
+
 
 @dataclass(frozen=True)
 class Description:

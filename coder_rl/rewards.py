@@ -3,7 +3,8 @@
 - outcome R: the sandbox's pass fraction (or all-pass) of the completion's program on the tests; none
   at all (None) where a sandbox fault outlived its retry, since a fault of ours is not a wrong answer;
 - process r_j: the PRM's score of step j of the completion (m steps), discounted by γ^j;
-- format: whether the completion follows the pseudocode step format and ends in code.
+- format: whether the completion has its prompt format's shape (`Trajectory.well_formed`): pseudocode
+  steps ending in code, or a chat answer ending in a ```python block.
 
 α(t) moves weight between outcome and process over training: `constant`, or `linear` / `cosine`
 from `alpha_start` to `alpha_end` over `alpha_steps`.
@@ -57,7 +58,7 @@ def combined(
 
 
 def format_reward(trajectories: Sequence[Trajectory]) -> list[float]:
-    """1.0 for a well-formed run of steps that ends in a generate step with code, else 0.0."""
+    """1.0 for a completion of its format's shape (`Trajectory.well_formed`), else 0.0."""
     return [float(t.well_formed) for t in trajectories]
 
 

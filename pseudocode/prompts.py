@@ -66,13 +66,21 @@ HOW_IT_RUNS = {
 }
 
 
-def problem_prompt(problem: Problem) -> str:
-    """The problem as every prompt states it (also the `prompt` of exported trajectories)."""
+STEPS_HEADING = "\n\n### Steps\n"  # ends a step prompt's statement of the problem
+
+
+def problem_text(problem: Problem) -> str:
+    """The problem: its question, how its program runs, its starter code."""
     d = describe(problem)
     parts = ["### Problem", d.question, HOW_IT_RUNS[d.runs].format(fn_name=d.fn_name)]
     if d.starter_code:
         parts += ["Starter code:", *d.starter_block()]
-    return "\n".join(parts) + "\n\n### Steps\n"
+    return "\n".join(parts)
+
+
+def problem_prompt(problem: Problem) -> str:
+    """The problem as every step prompt states it (also the `prompt` of exported trajectories)."""
+    return problem_text(problem) + STEPS_HEADING
 
 
 def step_prompt(

@@ -59,7 +59,8 @@ class StepParse:
 
 
 _STEP = re.compile(r'<step action="([^"]*)">\n?(.*?)(?:</step>|(?=<step action=)|\Z)', re.DOTALL)
-_FENCE = re.compile(r"```(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+# A Python (or unlabelled) code block; group 2 is empty where the text ends before the block closes.
+_FENCE = re.compile(r"```(?:python|py|python3)?[ \t]*\n(.*?)(```|\Z)", re.DOTALL)
 
 
 def step_open(action: Action) -> str:
@@ -128,6 +129,14 @@ def fence(code: str) -> str:
     return f"```python\n{code.strip()}\n```"
 
 
+def fenced_blocks(text: str) -> list[tuple[str, bool]]:
+    """Every non-empty Python code block of `text`, in order, as (code, closed): the last one may run to
+    the end of the text without its closing fence (a completion cut by max_tokens)."""
+    return [
+        (m.group(1).rstrip() + "\n", bool(m.group(2))) for m in _FENCE.finditer(text) if m.group(1).strip()
+    ]
+
+
 def extract_code(step: Step) -> tuple[str | None, Counter]:
     """The program in a generate step: its last fenced block; failing that, the whole step if it is
     Python (counted as `code_without_fence`); otherwise None (`no_code`)."""
@@ -135,9 +144,9 @@ def extract_code(step: Step) -> tuple[str | None, Counter]:
     if step.action is not Action.GENERATE:
         errors["not_a_generate_step"] += 1
         return None, errors
-    blocks = [block for block in _FENCE.findall(step.text) if block.strip()]
+    blocks = fenced_blocks(step.text)
     if blocks:
-        return blocks[-1].rstrip() + "\n", errors
+        return blocks[-1][0], errors
     errors["code_without_fence"] += 1
     try:
         compile(step.text, "<step>", "exec")

@@ -1,7 +1,9 @@
-"""A real OpenAI-compatible `/v1/completions` server, backed by any `Policy` (the tiny HF model in tests).
+"""A real OpenAI-compatible `/v1/completions` and `/v1/chat/completions` server, backed by any `Policy`
+(the tiny HF model in tests, which renders chat messages with its own chat template, as vLLM does).
 
 It speaks the legacy completions API the way vLLM does (choices with text, finish_reason and
-logprobs.token_logprobs, plus usage). Hooks for tests, on `app.state`: `answer_next` (what to answer
+logprobs.token_logprobs, plus usage), and the chat API (choices with message.content and
+logprobs.content[].logprob). Hooks for tests, on `app.state`: `answer_next` (what to answer
 the next requests with instead: a status code, or a whole response), `delay_s`, `hold_until_in_flight`,
 `requests` (each request's Authorization header), `in_flight` and `max_in_flight`.
 """
@@ -37,6 +39,18 @@ class CompletionRequest(BaseModel):
     logprobs: int | None = None
 
 
+class ChatRequest(BaseModel):
+    model: str
+    messages: list[dict[str, str]]
+    n: int = 1
+    max_tokens: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    logprobs: bool = False
+
+
 HOLD_S = 10.0  # the longest a request waits for `hold_until_in_flight`
 
 
@@ -51,7 +65,8 @@ def create_app(policy: Policy) -> FastAPI:
     app.state.in_flight = app.state.max_in_flight = 0
     one_at_a_time = threading.Lock()  # the policy seeds torch's global generator: not thread-safe
 
-    def generate(body: CompletionRequest) -> dict:
+    def generate(body: CompletionRequest | ChatRequest) -> dict:
+        chat = isinstance(body, ChatRequest)
         params = SamplingParams(
             n=body.n,
             max_tokens=body.max_tokens,
@@ -59,16 +74,29 @@ def create_app(policy: Policy) -> FastAPI:
             top_p=body.top_p,
             stop=body.stop or [],  # SamplingParams takes one string or a list
             seed=body.seed,
-            logprobs=body.logprobs is not None,
+            logprobs=bool(body.logprobs) if chat else body.logprobs is not None,
         )
         with one_at_a_time:
-            [completions] = policy.generate([body.prompt], params)
+            [completions] = policy.generate([body.messages if chat else body.prompt], params)
         choices = [
             {
                 "index": i,
-                "text": c.text,
                 "finish_reason": c.finish_reason,
-                "logprobs": None if c.token_logprobs is None else {"token_logprobs": c.token_logprobs},
+                **(
+                    {
+                        "message": {"role": "assistant", "content": c.text},
+                        "logprobs": None
+                        if c.token_logprobs is None
+                        else {"content": [{"token": "?", "logprob": lp} for lp in c.token_logprobs]},
+                    }
+                    if chat
+                    else {
+                        "text": c.text,
+                        "logprobs": None
+                        if c.token_logprobs is None
+                        else {"token_logprobs": c.token_logprobs},
+                    }
+                ),
             }
             for i, c in enumerate(completions)
         ]
@@ -79,10 +107,18 @@ def create_app(policy: Policy) -> FastAPI:
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
-        return {"object": "text_completion", "model": body.model, "choices": choices, "usage": usage}
+        kind = "chat.completion" if chat else "text_completion"
+        return {"object": kind, "model": body.model, "choices": choices, "usage": usage}
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatRequest, request: Request):
+        return await answer(body, request)
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request):
+        return await answer(body, request)
+
+    async def answer(body: CompletionRequest | ChatRequest, request: Request):
         app.state.in_flight += 1  # before the request is logged: see wait_until_idle
         app.state.requests.append(request.headers.get("authorization"))
         try:

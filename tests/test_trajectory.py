@@ -96,6 +96,7 @@ def test_every_pipeline_prompts_the_policy_alike(monkeypatch, local_box):
     """Evaluation, PPO, SFT, best-of-N, beam search and MCTS all show the policy `policy_prompt` first
     (GRPO's prompts are checked where a real GRPO step runs: tests/test_rl_grpo.py)."""
     import coder_rl.policy
+    import coder_rl.rl.ppo
     from coder_rl.evaluate import PassRateConfig, pass_rate
     from coder_rl.mcts.search import MCTSConfig, ProblemSearch, run_round
     from coder_rl.rl.config import RLConfig
@@ -112,12 +113,13 @@ def test_every_pipeline_prompts_the_policy_alike(monkeypatch, local_box):
     pass_rate(coder_rl.policy.PolicyConfig(), problems, NoBox(), PassRateConfig(samples=1))
     seen["evaluate"] = policy.prompts
 
-    def tokenizer(prompts, **_):
+    def encode_prompts(tokenizer, prompts):
         seen["ppo"] = prompts
         raise Stop
 
+    monkeypatch.setattr(coder_rl.rl.ppo, "encode_prompts", encode_prompts)
     with pytest.raises(Stop):
-        _rollout(None, tokenizer, set(), None, None, problems, 0, RLConfig(), "cpu")
+        _rollout(None, None, set(), None, None, problems, 0, RLConfig(), "cpu")
 
     # each problem's reference: the whole trajectory (after the policy prompt), then its generate step
     seen["sft"] = [e["prompt"] for e in reference_examples(problems, 1)[::2]]

@@ -19,6 +19,12 @@ def evaluate(
     ] = None,
     backend: Annotated[str | None, typer.Option(help="hf, vllm or openai (policy.backend).")] = None,
     samples: Annotated[int | None, typer.Option("-n", "--samples", help="Completions per problem.")] = None,
+    prompt_format: Annotated[
+        str | None,
+        typer.Option(
+            help="steps, or chat for a chat model: its template, reasoning then code (eval.prompt.format)."
+        ),
+    ] = None,
     reference: Annotated[
         bool | None,
         typer.Option(help="Judge each problem's reference solution instead of sampling (checks the data)."),
@@ -42,6 +48,7 @@ def evaluate(
 
     flags = {
         **data, "policy.model": model, "policy.backend": backend, "eval.samples": samples,
+        "eval.prompt.format": prompt_format,
         "reference": reference, "output_dir": str(out) if out else None,
     }  # fmt: skip
     cfg = load_config(EvalConfig, config, sets, flags)

@@ -28,7 +28,7 @@ from coder_rl.rewards import (
     process_rewards,
     run_programs,
 )
-from coder_rl.trajectory import read_completion
+from coder_rl.trajectory import PromptFormat, read_completion
 from sandbox import Verdict, pass_fraction
 
 NO_PROGRAM = "no_program"  # a completion without a program, or a problem without tests: nothing ran
@@ -42,13 +42,15 @@ class Judged:
     outcome: float | None  # R: the pass fraction (or all-pass), None on a fault
     pass_fraction: float  # of the tests that ran (0.0 without a program)
     verdicts: dict[str, int]  # test verdict -> count (NO_PROGRAM when there was nothing to run)
-    format: float  # 1.0 for a well-formed run of pseudocode steps
+    format: float  # 1.0 for a completion of its format's shape (`Trajectory.well_formed`)
     step_scores: list[float] = field(default_factory=list)  # the PRM's, when one is loaded
 
 
 class RewardScorer:
     """Scores completions against their problems' tests, on a `Sandbox` (or the `Verifier` holding one);
-    thread-safe (the PRM is used by one caller at a time, the sandbox takes concurrent batches)."""
+    thread-safe (the PRM is used by one caller at a time, the sandbox takes concurrent batches).
+    `format` is the prompt format the completions answer (`coder_rl.trajectory`): it says where the
+    program is and what shape the format reward asks for."""
 
     def __init__(
         self,
@@ -56,19 +58,16 @@ class RewardScorer:
         prm: PRMScorer | None = None,
         rewards: RewardConfig | None = None,
         format_weight: float = 0.0,
+        format: PromptFormat = "steps",
     ) -> None:
-        self.box, self.prm, self.rewards, self.format_weight = (
-            box,
-            prm,
-            rewards or RewardConfig(),
-            format_weight,
-        )
+        self.box, self.prm, self.rewards = box, prm, rewards or RewardConfig()
+        self.format_weight, self.format = format_weight, format
         self._prm_lock = threading.Lock()
 
     def score(self, problems: Sequence[Problem], completions: Sequence[str], step: int = 0) -> list[Judged]:
         """Each completion's reward at training step `step` (which sets α(t)), its program run on its own
         problem's tests, all in one sandbox batch."""
-        trajectories = [read_completion(c) for c in completions]
+        trajectories = [read_completion(c, self.format) for c in completions]
         results = run_programs(self.box, problems, trajectories, fail_fast=self.rewards.outcome == "all_pass")
         steps: list[list[float]] = [[] for _ in trajectories]
         if self.prm is not None and trajectories:
@@ -118,21 +117,22 @@ def label_problem(label: Any, question: str = "", known: Mapping[str, Problem] |
     return Problem(id="label", question=question, tests=tests)
 
 
-_local: dict[str, RewardScorer] = {}
+_local: dict[str, Any] = {}
 _local_lock = threading.Lock()
 
 
-def local_scorer(workers: int | None = None, python: str | None = None) -> RewardScorer:
-    """A scorer on a sandbox this process owns, started at the first call (with these `workers` and
-    `python`, the interpreter programs run on, whose packages they may import) and stopped at exit: for
-    reward functions a trainer loads into its own workers (veRL's, OpenRLHF's)."""
+def local_scorer(
+    workers: int | None = None, python: str | None = None, format: PromptFormat = "steps"
+) -> RewardScorer:
+    """A scorer of completions in `format` on a sandbox this process owns, started at the first call
+    (with these `workers` and `python`, the interpreter programs run on, whose packages they may import)
+    and stopped at exit: for reward functions a trainer loads into its own workers (veRL's, OpenRLHF's)."""
     with _local_lock:
-        if "scorer" not in _local:
+        if "box" not in _local:
             import atexit
 
             from sandbox import Sandbox
 
-            box = Sandbox(workers=workers, python=python)
-            atexit.register(box.close)
-            _local["scorer"] = RewardScorer(box)
-        return _local["scorer"]
+            _local["box"] = Sandbox(workers=workers, python=python)
+            atexit.register(_local["box"].close)
+        return RewardScorer(_local["box"], format=format)

@@ -9,9 +9,11 @@
 
 Each dataset row carries its tests in an `input_output` column (TACO's JSON, stdin or call-based), or a
 `problem_id` of a problem given to CodeReward. `coder-rl rl run` rewards its own GRPO runs with this
-class. The completion's program is the last fenced code block of what the model wrote (or the code of its
-last generate step, in coder-rl's pseudocode-step format); the reward is `RewardScorer`'s: the sandbox's
-outcome, the PRM's process reward when one is given, and `format_weight` × the format reward.
+class. Completions may be standard or conversational; with `format="chat"` (a chat model's answer) the
+program is the last fenced code block after the reasoning, in the default `steps` format it is the code
+of the last generate step (or, failing that, the last fenced block). The reward is `RewardScorer`'s:
+the sandbox's outcome, the PRM's process reward when one is given, and `format_weight` × the format
+reward for that format's shape.
 
 A sample whose sandbox run failed for a fault of ours (after a retry on a fresh worker) is None: TRL
 leaves a completion every reward function scored None out of the advantages, so it is neither rewarded
@@ -28,6 +30,7 @@ from coder_rl.data.problem import Problem
 from coder_rl.errors import UserError
 from coder_rl.integrations.scoring import RewardScorer, faults, label_problem
 from coder_rl.rewards import PRMScorer, RewardConfig, alpha
+from coder_rl.trajectory import PromptFormat
 from sandbox import Sandbox
 
 
@@ -42,10 +45,11 @@ class CodeReward:
         prm: Any = None,
         rewards: RewardConfig | None = None,
         format_weight: float = 0.0,
+        format: PromptFormat = "steps",
     ) -> None:
         """`prm`: a `coder_rl.prm.PRM` (or its `score_batch`) for the process reward."""
         prm_scores: PRMScorer | None = getattr(prm, "score_batch", prm)
-        self.scorer = RewardScorer(box, prm_scores, rewards, format_weight)
+        self.scorer = RewardScorer(box, prm_scores, rewards, format_weight, format)
         self.problems = problems or {}
 
     async def __call__(

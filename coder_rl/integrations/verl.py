@@ -5,13 +5,15 @@
         path: pkg://coder_rl.integrations.verl
         name: compute_score          # or compute_score_async
         reward_kwargs: {}            # or {url: http://HOST:8000} for a `coder-rl serve`; {workers: 4} and
-                                     # {python: /path/bin/python} for the sandbox this process starts
+                                     # {python: /path/bin/python} for the sandbox this process starts;
+                                     # {format: chat} for a chat model's answers (reasoning, then code)
 
 `ground_truth` is TACO's `input_output` (JSON text or object, stdin or call-based), as veRL's code
 datasets carry it, and is judged natively: call-based tests call the function with its arguments and
 compare the value (veRL's own SandboxFusion path sends `str(args)` as stdin and scores those 0). The
-program is the last fenced block of `solution_str` (or its last generate step, in coder-rl's
-pseudocode-step format). The answer is a dict with the same keys for every sample, as veRL's reward loop
+program is the last fenced block of `solution_str` after its reasoning (`format: chat`), or its last
+generate step (coder-rl's pseudocode-step format, the default, which falls back on the last fenced
+block). The answer is a dict with the same keys for every sample, as veRL's reward loop
 needs: `score`, `pass_fraction`, and a count per verdict.
 
 It scores on a sandbox this process owns for the whole run (started at the first call, stopped at exit),
@@ -37,6 +39,7 @@ import urllib.request
 from typing import Any
 
 from coder_rl.integrations.scoring import Judged, label_problem, local_scorer, verdict_counts
+from coder_rl.trajectory import PromptFormat
 
 ATTEMPTS = 3  # scorings of a sample before a persistent fault is raised
 
@@ -48,7 +51,7 @@ class SandboxFault(RuntimeError):
 def compute_score(
     data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, *, url: str | None = None,
     api_key: str | None = None, workers: int | None = None, python: str | None = None, timeout_s: float = 300.0,
-    **_: Any,
+    format: PromptFormat = "steps", **_: Any,
 ) -> dict[str, Any]:  # fmt: skip
     """veRL's `compute_score`: the reward of one response and what to log beside it."""
     for _attempt in range(ATTEMPTS):
@@ -56,7 +59,7 @@ def compute_score(
             answer = _remote(url, api_key, solution_str, ground_truth, timeout_s)
         else:
             problem = label_problem(ground_truth)
-            answer = _answer(local_scorer(workers, python).score([problem], [solution_str])[0])
+            answer = _answer(local_scorer(workers, python, format).score([problem], [solution_str])[0])
         if answer is not None:
             return answer
     raise SandboxFault(f"a {data_source} sample hit a sandbox fault {ATTEMPTS} times; see the sandbox's logs")

@@ -29,7 +29,7 @@ from coder_rl.mcts.search import MCTSConfig, ProblemSearch, search
 from coder_rl.mcts.tree import node_record
 from coder_rl.policy.base import Completion, Policy, PolicyConfig, SamplingParams
 from coder_rl.rundir import claim, save_json, without
-from coder_rl.trajectory import PromptConfig
+from coder_rl.trajectory import PromptConfig, step_search_format
 from sandbox import ProgramResult, Sandbox, TestCase
 from tcg.reward_tests import RewardTestsConfig, with_reward_tests
 
@@ -215,6 +215,7 @@ def searched_groups(
 def run_synthesize(cfg: SynthesizeConfig, show_progress: bool = True) -> Report:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    step_search_format(cfg.prompt, "mcts synthesize")
     problems = load_problems(cfg.data).require_problems()
     cfg.tests.check()
     out = Path(cfg.output_dir)

@@ -1,4 +1,9 @@
-"""The policy interface: batched sampling from a language model, whatever serves it."""
+"""The policy interface: batched sampling from a language model, whatever serves it.
+
+A prompt is text the model continues, or chat messages (`coder_rl.prompts.Prompt`): the `hf` and `vllm`
+backends render those with the model's chat template (`render`), the `openai` backend sends them to the
+server's chat completions endpoint, whose template they meet there.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from typing import Any, Literal, Protocol
 from pydantic import Field, field_validator
 
 from coder_rl.config import Section
+from coder_rl.errors import UserError
+from coder_rl.prompts import Prompt
 
 
 class SamplingParams(Section):
@@ -67,9 +74,29 @@ class Completion:
 class Policy(Protocol):
     """Anything that samples completions. `generate` returns, per prompt, `params.n` completions."""
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]: ...
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]: ...
 
     def close(self) -> None: ...
+
+
+def render(tokenizer: Any, prompt: Prompt) -> str:
+    """The text a model reads for `prompt`: text as given; chat messages through the tokenizer's chat
+    template with the assistant's turn opened (the template writes the special tokens it needs, so the
+    text is tokenized without adding any: `add_special_tokens=isinstance(prompt, str)`)."""
+    if isinstance(prompt, str):
+        return prompt
+    if not getattr(tokenizer, "chat_template", None):
+        name = getattr(tokenizer, "name_or_path", "the model")
+        raise UserError(f"chat prompts need a chat template, and the tokenizer of {name!r} has none")
+    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+
+
+def encode_prompts(tokenizer: Any, prompts: Sequence[Prompt]) -> Any:
+    """Prompts as one left-padded batch (input_ids, attention_mask; torch tensors), every prompt's last
+    token right before the new ones: text with the tokenizer's own special tokens, chat messages as
+    `render` writes them (the template holds theirs)."""
+    encoded = [tokenizer(render(tokenizer, p), add_special_tokens=isinstance(p, str)) for p in prompts]
+    return tokenizer.pad(encoded, return_tensors="pt", padding_side="left")
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

@@ -20,7 +20,8 @@ from transformers import (
 
 from coder_rl.devices import resolve_device
 from coder_rl.errors import UserError, first_line
-from coder_rl.policy.base import Completion, PolicyConfig, SamplingParams, truncate_at_stop
+from coder_rl.policy.base import Completion, PolicyConfig, SamplingParams, encode_prompts, truncate_at_stop
+from coder_rl.prompts import Prompt
 
 LOGITS_BYTES = 512 * 2**20  # float32 logits held at once when scoring logprobs (rows x tokens x vocab x 4)
 
@@ -63,7 +64,7 @@ class HFPolicy:
             bos_token_id=ckpt.bos_token_id, eos_token_id=eos, pad_token_id=self.pad_id
         )
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         if not all(prompts):
             raise UserError("hf backend: an empty prompt (a prompt needs at least one token)")
         if params.seed is not None:
@@ -83,8 +84,8 @@ class HFPolicy:
             torch.cuda.empty_cache()
 
     @torch.inference_mode()
-    def _generate_batch(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        batch = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
+    def _generate_batch(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        batch = encode_prompts(self.tokenizer, prompts).to(self.device)
         prompt_len = batch["input_ids"].shape[1]
         # Like vLLM, never run past the model's context: the completion ends there with reason "length".
         context = getattr(self.model.config.get_text_config(), "max_position_embeddings", None)

@@ -1,7 +1,9 @@
-"""The `openai` backend: any OpenAI-compatible *completions* server (vLLM, SGLang, TGI, ...).
+"""The `openai` backend: any OpenAI-compatible server (vLLM, SGLang, TGI, ...).
 
-One POST to `{base_url}/completions` per prompt (its `n` completions come back together), at most
-`max_concurrency` in flight, retried with exponential backoff on connection errors, 5xx and 429.
+One POST per prompt (its `n` completions come back together): to `{base_url}/completions` for a text
+prompt, to `{base_url}/chat/completions` for chat messages, which the server renders with the model's
+chat template. At most `max_concurrency` in flight, retried with exponential backoff on connection
+errors, 5xx and 429.
 Imported only when `load_policy` picks this backend, so httpx is imported at the top.
 """
 
@@ -19,6 +21,7 @@ import httpx
 
 from coder_rl.errors import UserError
 from coder_rl.policy.base import Completion, PolicyConfig, SamplingParams, truncate_at_stop
+from coder_rl.prompts import Prompt
 
 BACKOFF_S = 0.5  # first retry waits 0.5 s (x0.5-1.5 jitter), then 1 s, 2 s, ...; at most MAX_BACKOFF_S
 MAX_BACKOFF_S = 30.0
@@ -35,10 +38,10 @@ class OpenAIPolicy:
         key = cfg.api_key or os.environ.get("OPENAI_API_KEY")
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         return _run(self.agenerate(prompts, params))
 
-    async def agenerate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
+    async def agenerate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         # A client per call: an httpx client belongs to the event loop it was first used on, and each
         # sync `generate` runs on a fresh loop.
         limits = httpx.Limits(max_connections=self.cfg.max_concurrency)
@@ -59,30 +62,32 @@ class OpenAIPolicy:
         pass  # no connection outlives a `generate` call
 
     async def _complete(
-        self, client: httpx.AsyncClient, slots: asyncio.Semaphore, prompt: str, params: SamplingParams
+        self, client: httpx.AsyncClient, slots: asyncio.Semaphore, prompt: Prompt, params: SamplingParams
     ) -> list[Completion]:
+        chat = not isinstance(prompt, str)
         body: dict[str, Any] = {
             "model": self.cfg.model,
-            "prompt": prompt,
+            "messages" if chat else "prompt": prompt,
             "n": params.n,
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
             # Always: the sampled tokens' logprobs are how each choice's token count is known exactly
-            # (`usage` has only the total over the n choices). 1 asks for the top-1 alternative per
-            # token; every server sends the sampled token's logprob along with it.
-            "logprobs": 1,
+            # (`usage` has only the total over the n choices). Legacy completions take the number of
+            # alternatives per token (1; every server sends the sampled token's logprob along with it),
+            # chat completions a flag.
+            "logprobs": True if chat else 1,
         }
         if params.stop:
             body["stop"] = params.stop
         if params.seed is not None:
             body["seed"] = params.seed
         async with slots:
-            response = await self._post(client, body)
+            response = await self._post(client, "chat/completions" if chat else "completions", body)
         return _parse(response, params)
 
-    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.base_url}/completions"
+    async def _post(self, client: httpx.AsyncClient, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/{endpoint}"
         retries = self.cfg.max_retries
         for attempt in range(retries + 1):
             if attempt:
@@ -114,6 +119,7 @@ def _reply(url: str, response: httpx.Response, n: int) -> dict[str, Any]:
     choices = reply.get("choices") if isinstance(reply, dict) else None
     if not isinstance(choices, list):
         raise UserError(f"{answered} without choices: {response.text[:100]!r}")
+    choices = reply["choices"] = [_as_legacy(choice) for choice in choices]
     if len(choices) != n:
         raise UserError(f"{answered} with {len(choices)} choices for n={n}")
     if not isinstance(reply.get("usage") or {}, dict):
@@ -134,6 +140,23 @@ def _reply(url: str, response: httpx.Response, n: int) -> dict[str, Any]:
             "use n=1 or a server that returns logprobs (vLLM, SGLang)"
         )
     return reply
+
+
+def _as_legacy(choice: Any) -> Any:
+    """A chat completion's choice in the legacy shape (`text`, `logprobs.token_logprobs`), so one reader
+    serves both endpoints; a legacy choice, or anything unreadable, as it is."""
+    if not isinstance(choice, dict) or "message" not in choice:
+        return choice
+    message, logprobs = choice["message"], choice.get("logprobs")
+    content = message.get("content") if isinstance(message, dict) else None
+    tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
+    return {
+        **{k: v for k, v in choice.items() if k not in ("message", "logprobs")},
+        "text": "" if content is None and isinstance(message, dict) else content,
+        "logprobs": None if tokens is None else {
+            "token_logprobs": [t.get("logprob") if isinstance(t, dict) else t for t in tokens]
+        },
+    }  # fmt: skip
 
 
 def _parse(reply: dict[str, Any], params: SamplingParams) -> list[Completion]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from coder_rl.errors import UserError
-from coder_rl.policy.base import Completion, PolicyConfig, SamplingParams
+from coder_rl.policy.base import Completion, PolicyConfig, SamplingParams, render
+from coder_rl.prompts import Prompt
 
 
 class VLLMPolicy:
@@ -27,7 +28,7 @@ class VLLMPolicy:
             enable_prefix_caching=cfg.enable_prefix_caching,
         )
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         # Passing SamplingParams explicitly means the checkpoint's generation_config.json sampling
         # defaults are not applied, as in the hf backend.
         sampling = self._vllm.SamplingParams(
@@ -40,7 +41,15 @@ class VLLMPolicy:
             # 0: no alternatives, only the sampled token's logprob (from the raw model logits, vLLM's default)
             logprobs=0 if params.logprobs else None,
         )
-        outputs = self.llm.generate(list(prompts), sampling, use_tqdm=False)
+        tokenizer = self.llm.get_tokenizer()
+        # chat messages as the token ids of their rendered template, which holds its own special tokens
+        inputs = [
+            p
+            if isinstance(p, str)
+            else {"prompt_token_ids": tokenizer.encode(render(tokenizer, p), add_special_tokens=False)}
+            for p in prompts
+        ]
+        outputs = self.llm.generate(inputs, sampling, use_tqdm=False)
         return [
             [
                 Completion(

@@ -59,7 +59,9 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
         raise UserError(f"config error: grpo: {exc}") from None
     prm = load_prm(cfg)
     with open_sandbox(cfg.sandbox) as box:
-        reward = CodeReward(box, {p.id: p for p in problems}, prm, cfg.rewards, cfg.format_weight)
+        reward = CodeReward(
+            box, {p.id: p for p in problems}, prm, cfg.rewards, cfg.format_weight, cfg.prompt.format
+        )
         trainer = GRPOTrainer(
             model=cfg.model,
             reward_funcs=[reward, *(extra_rewards or [])],

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 from coder_rl.devices import resolve_device
 from coder_rl.errors import UserError
 from coder_rl.integrations.scoring import RewardScorer
+from coder_rl.policy.base import encode_prompts
 from coder_rl.rewards import RewardConfig, alpha
 from coder_rl.rl.config import RLConfig, RLResult
 from coder_rl.rl.inputs import load_prm, rewarded_problems
 from coder_rl.rundir import replace_dir
-from coder_rl.trajectory import OPENING, policy_prompt, read_completion
+from coder_rl.trajectory import PromptFormat, policy_prompt, read_completion
 
 if TYPE_CHECKING:
     import torch
@@ -143,10 +144,13 @@ def _last_checkpoint(out: Path) -> Path | None:
 
 def dense_rewards(
     tokenizer: Any, ids: Sequence[int], n_tokens: int, outcome: float, scores: Sequence[float], fmt: float,
-    step: int, rewards: RewardConfig, format_weight: float,
+    step: int, rewards: RewardConfig, format_weight: float, format: PromptFormat = "steps",
 ) -> list[float]:  # fmt: skip
     """A completion's per-token rewards; `ids` are its tokens less the EOS, `n_tokens` counts the EOS."""
-    ends = [end - len(OPENING) for end in read_completion(_decode(tokenizer, ids)).ends]  # in the completion
+    text = _decode(tokenizer, ids)
+    read = read_completion(text, format)
+    opened = len(read.text) - len(text)  # what `read_completion` put before the completion (`OPENING`)
+    ends = [end - opened for end in read.ends]  # in the completion
     positions = token_positions(tokenizer, ids, ends)
     return token_rewards(n_tokens, positions, outcome, scores, fmt, step, rewards, format_weight)
 
@@ -224,8 +228,7 @@ def _rollout(
     """Sample one completion per problem and score it: the sandbox, the PRM and the format."""
     import torch
 
-    enc = tokenizer([policy_prompt(p, cfg.prompt) for p in batch], return_tensors="pt", padding=True,
-                    padding_side="left").to(device)  # fmt: skip
+    enc = encode_prompts(tokenizer, [policy_prompt(p, cfg.prompt) for p in batch]).to(device)
     context = enc.input_ids.shape[1]
     policy.eval()  # in train mode, gradient checkpointing turns the KV cache off: generation goes wrong
     with torch.no_grad(), _autocast(cfg.ppo.bf16, device):
@@ -235,13 +238,12 @@ def _rollout(
     response = ids[:, context:].tolist()
     lengths = [next((i + 1 for i, t in enumerate(r) if t in eos), len(r)) for r in response]
     own = [r[: n - (r[n - 1] in eos)] for r, n in zip(response, lengths, strict=True)]  # less the EOS
-    judged = RewardScorer(box, prm.score_batch if prm else None, cfg.rewards).score(
-        batch, [_decode(tokenizer, r) for r in own], step
-    )
+    scorer = RewardScorer(box, prm.score_batch if prm else None, cfg.rewards, format=cfg.prompt.format)
+    judged = scorer.score(batch, [_decode(tokenizer, r) for r in own], step)
     outcomes, scores = [j.outcome for j in judged], [j.step_scores for j in judged]
     formats = [j.format for j in judged]
     known = [0.0 if o is None else o for o in outcomes]  # a fault's row is masked out below
-    rows = [dense_rewards(tokenizer, *args, step, cfg.rewards, cfg.format_weight)
+    rows = [dense_rewards(tokenizer, *args, step, cfg.rewards, cfg.format_weight, cfg.prompt.format)
             for args in zip(own, lengths, known, scores, formats, strict=True)]  # fmt: skip
     width = ids.shape[1] - context
     response_mask = (

@@ -8,7 +8,9 @@
 Examples are written in the prompts the policy meets later (`coder_rl.trajectory`). A whole trajectory
 follows the prompt that RL gives (`policy_prompt`, completion: the rest), and each later step of it
 also follows the prompt that the tree search gives for that step (`next_step_prompt`), so a
-warm-started policy writes steps where MCTS asks for them.
+warm-started policy writes steps where MCTS asks for them. In the chat format an example is the chat
+prompt and one assistant message holding the trajectory's steps, its program in the generate step's
+fenced block: a chat answer's reasoning in the form the PRM scores.
 """
 
 from __future__ import annotations
@@ -57,13 +59,20 @@ class PolicySFTConfig(Section):
 
 def trajectory_examples(
     stated: str, text: str, per_step: bool = True, prompt: PromptConfig = DEFAULT_PROMPT
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """Prompt/completion pairs for one trajectory (`stated`: the problem as `statement` states it). A
-    trajectory that does not open with a define step, as every policy prompt asks, gives none."""
+    trajectory that does not open with a define step, as every steps prompt asks, gives none. In the
+    chat format the pair is conversational, and there are no per-step pairs: only the steps format
+    is searched step by step."""
     steps = read_trajectory(text).steps
     if not steps or steps[0].action is not Action.DEFINE or not text.startswith(OPENING):
         return []
-    examples = [{"prompt": policy_prompt(stated, prompt), "completion": text[len(OPENING) :]}]
+    if prompt.format == "chat":
+        answer = [{"role": "assistant", "content": text}]
+        return [{"prompt": policy_prompt(stated, prompt), "completion": answer}]
+    examples: list[dict[str, Any]] = [
+        {"prompt": policy_prompt(stated, prompt), "completion": text[len(OPENING) :]}
+    ]
     if per_step:
         examples += [
             {
@@ -96,7 +105,7 @@ def outline(code: str) -> str:
 
 def reference_examples(
     problems: list[Problem], per_problem: int, prompt: PromptConfig = DEFAULT_PROMPT
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     examples = []
     for problem in problems:
         for index, code in enumerate(problem.solutions[:per_problem]):
@@ -133,7 +142,7 @@ def reference_steps(problem: Problem, index: int) -> list[Step] | None:
 
 def synthesized_examples(
     directory: Path, source: str, prompt: PromptConfig = DEFAULT_PROMPT
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     examples = []
     for path in sorted((directory / source).glob("*.jsonl")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -150,7 +159,7 @@ def synthesized_examples(
     return examples
 
 
-def read_examples(cfg: PolicySFTConfig) -> list[dict[str, str]]:
+def read_examples(cfg: PolicySFTConfig) -> list[dict[str, Any]]:
     if cfg.source == "references":
         examples = reference_examples(
             load_problems(cfg.data).require_problems(), cfg.references_per_problem, cfg.prompt

@@ -1,6 +1,7 @@
 """Generation methods for inference-time search: each turns a budget N into candidate programs.
 
-- `best_of_n`: N independent completions of RL's `policy_prompt` (the whole trajectory at once).
+- `best_of_n`: N independent completions of RL's `policy_prompt` (the whole answer at once), in either
+  prompt format; the other two search step by step, in the steps format.
 - `beam_search`: step-level beam search guided by the PRM (OpenR's beam_search): width W; the root is
   expanded by N samples of the first step, each later beam by N // W samples of its next step, and
   the W partial trajectories whose last step the PRM scores highest are kept; the last depth writes
@@ -70,11 +71,11 @@ def best_of_n(
     k of them are best-of-k: one call at the largest budget serves every smaller one."""
     params = sampling.model_copy(update={"n": n, "stop": []})
     prompts = [policy_prompt(p, prompt) for p in problems]
-    return [[_sample(c) for c in samples] for samples in policy.generate(prompts, params)]
+    return [[_sample(c, prompt) for c in samples] for samples in policy.generate(prompts, params)]
 
 
-def _sample(completion: Completion) -> Generation:
-    trajectory = read_completion(completion.text)
+def _sample(completion: Completion, prompt: PromptConfig) -> Generation:
+    trajectory = read_completion(completion.text, prompt.format)
     program = trajectory.program
     candidates = [] if program is None else [Candidate(program, list(trajectory.steps))]
     return Generation(candidates, completion.num_tokens)

@@ -95,13 +95,22 @@ def resolved(cfg: SearchConfig) -> SearchConfig:
     """The config as it will run, checked for what it asks but cannot have, before any model loads. A
     copy: `cfg` itself is left as given."""
     cfg.verifier.check_models()
-    if cfg.verifier.prm:
-        return cfg
-    # Without a PRM the defaults keep what needs none (`coder-rl search --dataset sample` just runs);
-    # what the config asked for by name is an error instead.
+    # The defaults keep what can run (`coder-rl search --dataset sample` just runs); what the config asked
+    # for by name is an error instead. Beam search and MCTS ask for one step at a time: the steps format.
+    unusable = [] if cfg.prompt.format == "steps" else ["beam", "mcts"]
+    if not cfg.verifier.prm:
+        unusable.append("beam")
     update: dict[str, Any] = {}
     if "methods" not in cfg.model_fields_set:
-        update["methods"] = [m for m in cfg.methods if m != "beam"]
+        update["methods"] = [m for m in cfg.methods if m not in unusable]
+    stepwise = [m for m in update.get("methods", cfg.methods) if m in ("beam", "mcts")]
+    if cfg.prompt.format != "steps" and stepwise:
+        raise UserError(
+            f"methods {', '.join(stepwise)} search step by step, which needs prompt.format steps; "
+            f"with {cfg.prompt.format} prompts use best_of_n"
+        )
+    if cfg.verifier.prm:
+        return cfg.model_copy(update=update)
     if "aggregations" not in cfg.model_fields_set:
         update["aggregations"] = [a for a in cfg.aggregations if a not in NEEDS_PRM]
     runs = cfg.model_copy(update=update)

@@ -41,6 +41,7 @@ from coder_rl.integrations.scoring import NO_PROGRAM, RewardScorer, faults
 from coder_rl.rewards import RewardConfig
 from coder_rl.serve import sandbox_fusion as sf
 from coder_rl.serve import schemas as s
+from coder_rl.trajectory import PromptFormat
 from coder_rl.verify import Candidate, CandidateReport, Verifier, VerifierConfig
 from pseudocode import Action, Step
 from sandbox import ProgramResult, TestCase, TestResult, Verdict, pass_fraction
@@ -52,7 +53,10 @@ class RewardSection(Section):
 
     data: DataConfig | None = Field(None, description="a dataset whose problem ids labels may name")
     rewards: RewardConfig = RewardConfig()
-    format_weight: float = Field(0.0, ge=0, description="weight of the pseudocode-step format reward")
+    format: PromptFormat = Field(
+        "steps", description="the answers' format: steps (pseudocode steps), chat (reasoning, then code)"
+    )
+    format_weight: float = Field(0.0, ge=0, description="weight of the format reward (that format's shape)")
     prm: bool = Field(False, description="add the process reward of the verifier's PRM (verifier.prm)")
     tcg_tests: int = Field(
         0, ge=0, description="tests the verifier's TCG writes from each prompt, pooled with the label's"
@@ -240,7 +244,11 @@ def create_app(cfg: ServeConfig, verifier: Verifier | None = None) -> Any:
         state["known"] = await asyncio.to_thread(_known_problems, cfg.reward.data)
         v = state["verifier"]
         state["scorer"] = RewardScorer(
-            v, v.score_prm_inputs if cfg.reward.prm else None, cfg.reward.rewards, cfg.reward.format_weight
+            v,
+            v.score_prm_inputs if cfg.reward.prm else None,
+            cfg.reward.rewards,
+            cfg.reward.format_weight,
+            cfg.reward.format,
         )
         try:
             yield
