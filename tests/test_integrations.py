@@ -59,7 +59,7 @@ def url(verifier) -> Iterator[str]:
 @pytest.fixture
 def process_scorer(monkeypatch, verifier):
     """The adapters' own scorer on the test's sandbox (they would otherwise start one of their own)."""
-    monkeypatch.setitem(scoring._local, "scorer", RewardScorer(verifier))
+    monkeypatch.setitem(scoring._local, "box", verifier)
 
 
 class Faulty:
