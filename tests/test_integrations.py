@@ -177,7 +177,7 @@ def test_a_persistent_fault_is_no_reward_in_every_adapter(monkeypatch):
         CodeReward(Faulty())(prompts=["p"], completions=[fenced(ADD)], input_output=[ADD_IO])  # type: ignore[arg-type]
     )
     assert rewards == [None]  # TRL leaves a completion every reward scored None out of the advantages
-    monkeypatch.setitem(scoring._local, "scorer", RewardScorer(Faulty()))
+    monkeypatch.setitem(scoring._local, "box", Faulty())
     with pytest.raises(verl.SandboxFault, match="3 times"):
         verl.compute_score("taco", fenced(ADD), ADD_IO)
     with pytest.raises(ValueError, match="no rewards"):
@@ -365,3 +365,20 @@ def test_get_reward_adds_the_prms_process_reward_and_the_tcgs_tests(tiny_model_d
                 assert empty.status_code == 400 and "no tests" in empty.json()["detail"]
     finally:
         made.close()
+
+
+def test_chat_answers_are_read_as_chat_answers_by_verl_and_get_reward(verifier, process_scorer):
+    """`format: chat`: the program is the last fenced block after the reasoning, never a draft inside it."""
+    answer = "<think>\n```python\nprint(3)\n```\n</think>\n" + fenced(ADD)
+    unfinished = "<think>\n" + fenced(ADD) + "</think>\nI could not finish."
+    assert verl.compute_score("taco", answer, ADD_IO, format="chat")["score"] == 1.0
+    assert verl.compute_score("taco", unfinished, ADD_IO, format="chat")["score"] == 0.0
+    # read in the steps format, the draft is the last fenced block of the text
+    assert verl.compute_score("taco", unfinished, ADD_IO)["score"] == 1.0
+    with serving(verifier, reward={"format": "chat", "format_weight": 0.5}) as base:
+        body = {
+            "query": ["Q:" + answer, "Q:" + unfinished],
+            "prompts": ["Q:", "Q:"],
+            "labels": [ADD_IO, ADD_IO],
+        }
+        assert httpx.post(f"{base}/get_reward", json=body).json()["rewards"] == [1.5, 0.0]
