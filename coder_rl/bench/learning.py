@@ -14,7 +14,9 @@ sampling):
 6. `tcg`: test-case generator, SFT then DPO: pass rate, parse rate, discriminative power after each;
 7. `selfplay`: iterations of search, PRM refit and GRPO with that PRM: pass@1 after each;
 8. `search`: best-of-N with N = 1..16 on the first `search_problems` held-out problems, selected by
-   majority vote, CodeT (the TCG's tests) and the PRM, against pass@1 and the oracle.
+   majority vote, CodeT (the TCG's tests) and the PRM, against pass@1 and the oracle;
+9. `chat`: the chat prompt format from the same random model: SFT on the references as chat answers,
+   then the `grpo` stage's GRPO, each measured on the held-out problems in that format.
 
 Every stage is recorded in `bench.json` when it ends; a rerun resumes (each trainer from its own
 checkpoints). Library output goes to `logs/<stage>.log` unless `verbose`. The results are
@@ -178,7 +180,7 @@ def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-STAGES = ["model", "sft", "mcts", "prm", "grpo", "grpo_prm", "ppo", "tcg", "selfplay", "search"]
+STAGES = ["model", "sft", "mcts", "prm", "grpo", "grpo_prm", "ppo", "tcg", "selfplay", "search", "chat"]
 NEEDS = {
     "prm": ["mcts"],
     "grpo_prm": ["prm"],
@@ -267,6 +269,8 @@ HEADLINES = [
     ("search.best", "best-of-16, best selection", "search.pass1"),
     ("search.pass1", "pass@1 of the searched policy", "–"),
     ("search.oracle", "best-of-16 oracle (any sample passes)", "search.best"),
+    ("chat.sft.heldout_pass1", "chat format, SFT warm start: held-out pass@1", "sft.heldout_pass1"),
+    ("chat.grpo.heldout_pass1", "chat format, GRPO: held-out pass@1", "chat.sft.heldout_pass1"),
 ]
 
 
@@ -383,6 +387,16 @@ class _Bench:
                 ),
             )
             found["prm"]["bon_gain"] = search["prm_best_of_8"] - search["pass1"]
+        if "chat" in want:
+            found["chat"] = self.stage(
+                "chat",
+                self._chat,
+                model["dir"],
+                show=lambda r: (
+                    f"SFT held-out pass@1 {r['sft']['heldout_pass1']:.3f} (format {r['sft']['heldout_format']:.3f})"
+                    f" -> GRPO {r['grpo']['heldout_pass1']:.3f} (format {r['grpo']['heldout_format']:.3f})"
+                ),
+            )
         seconds = {key: stage.get("seconds") for key, stage in self.log.state["stages"].items()}
         results = {"seed": self.seed, **found, "seconds": seconds}
         write_results(results, self.out)
@@ -579,11 +593,28 @@ class _Bench:
                             "oracle": cell[("oracle", top)], "prm_best_of_8": prm_8, "budgets": search.budgets,
                             "curves": curves}, start)  # fmt: skip
 
+    def _chat(self, base: str) -> dict[str, Any]:
+        from coder_rl.rl.run import run_rl
+        from coder_rl.rl.sft import run_policy_sft
+
+        start = time.time()
+        prompt = self.cfg.prompt.model_copy(update={"format": "chat"})
+        sft = self.cfg.sft.model_copy(update={"data": self.train, "model": base, "seed": self.seed, "prompt": prompt,
+                                              "output_dir": str(self.out / "chat" / "sft"), "device": self.cfg.device})  # fmt: skip
+        warm, _ = run_policy_sft(sft)
+        rl = self.cfg.grpo.model_copy(update={"data": self.train, "model": str(warm), "output_dir": str(self.out / "chat" / "grpo"),
+                                              "device": self.cfg.device, "seed": self.seed, "sandbox": self.cfg.sandbox,
+                                              "prompt": prompt})  # fmt: skip
+        trained = run_rl(rl).model_dir
+        return self._timed({"sft": {"model": str(warm), **self.evaluate(str(warm), prompt)},
+                            "grpo": {"model": str(trained), **self.evaluate(str(trained), prompt)}}, start)  # fmt: skip
+
     # --- measuring a policy on the held-out problems --------------------------------------------------
 
-    def evaluate(self, model: str) -> dict[str, Any]:
-        """Held-out pass@1 and pass@k (k up to the samples) of `model`."""
-        measured = self._pass_rate(model, self.cfg.eval)
+    def evaluate(self, model: str, prompt: PromptConfig | None = None) -> dict[str, Any]:
+        """Held-out pass@1 and pass@k (k up to the samples) of `model`, prompted as the bench prompts
+        unless `prompt` says otherwise."""
+        measured = self._pass_rate(model, self.cfg.eval, prompt)
         return {"heldout_pass1": measured["pass_at_1"], "heldout_pass_at": measured["pass_at"],
                 "heldout_format": measured["format"]}  # fmt: skip
 
@@ -591,17 +622,19 @@ class _Bench:
         quick = self.cfg.eval.model_copy(update={"samples": self.cfg.curve.samples})
         return self._pass_rate(model, quick)["pass_at_1"]
 
-    def _pass_rate(self, model: str, eval_cfg: PassRateConfig) -> dict[str, Any]:
+    def _pass_rate(
+        self, model: str, eval_cfg: PassRateConfig, prompt: PromptConfig | None = None
+    ) -> dict[str, Any]:
         from coder_rl.evaluate import pass_rate
 
         problems = self.heldout_problems()
         policy = PolicyConfig(model=model, device=self.cfg.device, batch_size=64)
         with open_sandbox(self.cfg.sandbox) as box:
-            return pass_rate(policy, problems, box, self.eval_config(eval_cfg))
+            return pass_rate(policy, problems, box, self.eval_config(eval_cfg, prompt))
 
-    def eval_config(self, eval_cfg: PassRateConfig) -> PassRateConfig:
+    def eval_config(self, eval_cfg: PassRateConfig, prompt: PromptConfig | None = None) -> PassRateConfig:
         """The pass rate's settings with this seed and the bench's prompt (self-play's too)."""
-        return eval_cfg.model_copy(update={"seed": self.seed, "prompt": self.cfg.prompt})
+        return eval_cfg.model_copy(update={"seed": self.seed, "prompt": prompt or self.cfg.prompt})
 
     def heldout_problems(self) -> list[Problem]:
         return load_problems(self.heldout).require_problems()
