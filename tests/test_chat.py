@@ -281,3 +281,40 @@ def test_eval_in_chat_format_measures_the_chat_model(chat_policy, chat_data, tmp
         quiet=True,
     )
     assert reference["pass_at_1"] == 1.0 and reference["format_failures"] == 0.0
+
+
+@pytest.mark.slow
+def test_a_chat_ppo_update_prompts_through_the_template_and_reads_chat_answers(
+    chat_policy, chat_data, tmp_path, monkeypatch
+):
+    import coder_rl.rl.ppo as ppo
+    from coder_rl.rl.config import RLConfig
+    from coder_rl.rl.run import run_rl
+
+    rendered: list[str] = []
+    seen: list[tuple[str, float]] = []
+    encode, score = ppo.encode_prompts, RewardScorer.score
+
+    def recording_encode(tokenizer, prompts):
+        batch = encode(tokenizer, prompts)
+        rendered.extend(tokenizer.decode(ids, skip_special_tokens=False) for ids in batch["input_ids"])
+        return batch
+
+    def recording_score(self, problems, completions, step=0):
+        judged = score(self, problems, completions, step)
+        seen.extend((c, j.format) for c, j in zip(completions, judged, strict=True))
+        return judged
+
+    monkeypatch.setattr(ppo, "encode_prompts", recording_encode)
+    monkeypatch.setattr(RewardScorer, "score", recording_score)
+    cfg = RLConfig(
+        algorithm="ppo", data=chat_data, model=str(chat_policy), output_dir=str(tmp_path), device="cpu",
+        prompt=CHAT, sandbox={"workers": 2}, format_weight=0.5,
+        ppo={"max_steps": 1, "batch_size": 2, "mini_batch_size": 2, "num_ppo_epochs": 1, "max_completion_length": 80,
+             "learning_rate": 1e-3, "save_steps": 1},
+    )  # fmt: skip
+    run_rl(cfg)
+    assert rendered and all(
+        "<|im_start|>system\n" in text and text.endswith("<|im_start|>assistant\n") for text in rendered
+    )
+    assert seen and all(fmt == float(read_completion(text, "chat").well_formed) for text, fmt in seen)
