@@ -27,27 +27,25 @@ from pydantic import BaseModel
 from coder_rl.policy import Policy, SamplingParams
 
 
-class CompletionRequest(BaseModel):
+class SamplingRequest(BaseModel):
+    """What both endpoints take besides the prompt."""
+
     model: str
+    n: int = 1
+    max_tokens: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: str | list[str] | None = None
+    seed: int | None = None
+
+
+class CompletionRequest(SamplingRequest):
     prompt: str
-    n: int = 1
-    max_tokens: int = 16
-    temperature: float = 1.0
-    top_p: float = 1.0
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    logprobs: int | None = None
+    logprobs: int | None = None  # alternatives per token
 
 
-class ChatRequest(BaseModel):
-    model: str
+class ChatRequest(SamplingRequest):
     messages: list[dict[str, str]]
-    n: int = 1
-    max_tokens: int = 16
-    temperature: float = 1.0
-    top_p: float = 1.0
-    stop: str | list[str] | None = None
-    seed: int | None = None
     logprobs: bool = False
 
 
