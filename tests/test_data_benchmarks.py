@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from coder_rl.data import DataConfig, load_problems
+from coder_rl.data.adapters import problem_to_taco_row
 from coder_rl.errors import UserError
+from coder_rl.evaluate import judge_samples
+from coder_rl.rewards import run_programs
+from coder_rl.trajectory import read_trajectory
+from pseudocode import fence
 from sandbox import AssertCase, CallCase, StdioCase, Verdict, all_passed
 from tests.helpers import run
 
@@ -293,6 +298,89 @@ def test_livecodebench_reads_public_and_packed_private_tests_of_both_kinds(tmp_p
     )
     later = load_problems(DataConfig(dataset="livecodebench", path=str(path), since="2024-01-01"))
     assert [p.id for p in later.problems] == [stdin.id] and "1 dated before data.since" in later.summary()
+
+
+# LeetCode-style answers that use `List` and `Counter` without importing them, as LiveCodeBench's grader
+# (its `import_string` before every program) accepts them.
+LCB_MODE = {
+    **LCB_FUNCTIONAL, "question_id": "2", "question_title": "Mode",
+    "question_content": "Return the most frequent value of nums, the smallest on a tie.",
+    "starter_code": "class Solution:\n    def mostFrequent(self, nums: List[int]) -> int:\n        ",
+    "metadata": json.dumps({"func_name": "mostFrequent"}),
+    "public_test_cases": json.dumps([{"input": "[3, 1, 3, 2]", "output": "3", "testtype": "functional"}]),
+    "private_test_cases": packed([{"input": "[5, 4, 4, 5]", "output": "4", "testtype": "functional"}]),
+}  # fmt: skip
+MODE = (
+    "class Solution:\n    def mostFrequent(self, nums: List[int]) -> int:\n        counts = Counter(nums)\n"
+    "        return min(counts, key=lambda x: (-counts[x], x))\n"
+)
+LCB_WORDS = {
+    **LCB_STDIN, "question_id": "abc002_a", "question_title": "Words",
+    "question_content": "Given n and n words, print the most frequent word, the smallest on a tie.",
+    "public_test_cases": json.dumps([{"input": "3\nb a b\n", "output": "b\n", "testtype": "stdin"}]),
+    "private_test_cases": packed([{"input": "4\nz y y z\n", "output": "y\n", "testtype": "stdin"}]),
+}  # fmt: skip
+WORDS = (
+    "def most_frequent(words: List[str]) -> str:\n    counts = Counter(words)\n"
+    "    return min(counts, key=lambda w: (-counts[w], w))\n\ninput()\nprint(most_frequent(input().split()))\n"
+)
+# a method named like a function the imports bring (itertools.count): LiveCodeBench calls Solution().count
+LCB_COUNT = {
+    **LCB_MODE, "question_id": "3", "metadata": json.dumps({"func_name": "count"}),
+    "public_test_cases": json.dumps([{"input": "[3, 1, 3, 2]", "output": "4", "testtype": "functional"}]),
+    "private_test_cases": "[]",
+}  # fmt: skip
+COUNT = "class Solution:\n    def count(self, nums: List[int]) -> int:\n        return len(nums)\n"
+
+
+def test_livecodebench_answers_run_after_its_imports_in_rewards_and_eval(tmp_path, local_box):
+    """The prelude goes before every program wherever a problem's tests judge it: the rewards'
+    `run_programs`, eval's judging, `coder-rl eval --reference`. A TACO problem has none: its programs
+    run as written, so the same answer fails there for want of its imports."""
+    path = tmp_path / "lcb.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in (LCB_MODE, LCB_WORDS, LCB_COUNT)))
+    problems = load_problems(DataConfig(dataset="livecodebench", path=str(path))).require_problems()
+    programs = [MODE, WORDS, COUNT]
+    trajectories = [read_trajectory(fence(code)) for code in programs]
+    assert [all_passed(r) for r in run_programs(local_box, problems, trajectories)] == [1.0, 1.0, 1.0]
+    records = judge_samples(local_box, problems, [[(fence(code), 0)] for code in programs])
+    assert [r["samples"][0]["verdict"] for r in records] == ["passed"] * 3
+    assert not passes(local_box, MODE, problems[0].tests) and not passes(local_box, WORDS, problems[1].tests)
+    wrong = MODE.replace("-counts[x], x", "counts[x], x")
+    assert not passes(local_box, problems[0].runnable(wrong), problems[0].tests)
+    # tracebacks: the prelude is one line, so the program's lines move down by one
+    (result,) = local_box.run(problems[1].runnable("1 // 0\n"), problems[1].tests[:1]).tests
+    assert result.verdict is Verdict.RUNTIME_ERROR and "line 2, in <module>" in result.stderr
+
+    taco = load_problems(DataConfig(dataset="taco", path=str(taco_words(tmp_path)))).require_problems()[0]
+    assert "prelude" not in taco.metadata and taco.runnable(WORDS) == WORDS
+    assert [all_passed(r) for r in run_programs(local_box, [taco], [read_trajectory(fence(WORDS))])] == [0.0]
+    with pytest.raises(ValueError, match="no prelude"):
+        problem_to_taco_row(problems[1])
+
+    # `coder-rl eval --reference`, the answers as the problems' references, in coder-rl's own JSONL
+    own = tmp_path / "own.jsonl"
+    own.write_text(
+        "".join(
+            json.dumps({**p.to_dict(), "solutions": [code]}) + "\n"
+            for p, code in zip(problems, programs, strict=True)
+        )
+    )
+    done = run(
+        "eval", "--dataset", "jsonl", "--path", str(own), "--reference", "--out", str(tmp_path / "eval")
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["pass_at"] == {"1": 1.0}
+
+
+def taco_words(tmp_path: Path) -> Path:
+    """LCB_WORDS's tests as a TACO row."""
+    io = {"inputs": ["3\nb a b\n", "4\nz y y z\n"], "outputs": ["b\n", "y\n"]}
+    path = tmp_path / "taco.jsonl"
+    path.write_text(
+        json.dumps({"question": "Words", "solutions": "[]", "input_output": json.dumps(io)}) + "\n"
+    )
+    return path
 
 
 def test_a_packed_pickle_that_would_build_an_object_is_a_bad_row_never_run(tmp_path):
