@@ -1,7 +1,8 @@
 """Standard benchmarks from local files: gzip-compressed JSONL as openai/human-eval and EvalPlus ship it,
-EvalPlus's HumanEval+ and MBPP+ (base and plus inputs, atol), and LiveCodeBench's code generation
-(public and private tests, stdin and functional, packed private tests, `data.since`). The files are small
-ones written here in each project's documented format; the sandbox runs their tests."""
+EvalPlus's HumanEval+ and MBPP+ (base and plus inputs, atol, MBPP+'s typed inputs, re.Match results,
+special oracles, the time limit per input), and LiveCodeBench's code generation (public and private
+tests, stdin and functional, packed private tests, `data.since`, its imports before every program).
+The files are small ones written here in each project's documented format; the sandbox runs their tests."""
 
 from __future__ import annotations
 
@@ -302,34 +303,37 @@ def test_livecodebench_reads_public_and_packed_private_tests_of_both_kinds(tmp_p
 
 # LeetCode-style answers that use `List` and `Counter` without importing them, as LiveCodeBench's grader
 # (its `import_string` before every program) accepts them.
-LCB_MODE = {
-    **LCB_FUNCTIONAL, "question_id": "2", "question_title": "Mode",
-    "question_content": "Return the most frequent value of nums, the smallest on a tie.",
-    "starter_code": "class Solution:\n    def mostFrequent(self, nums: List[int]) -> int:\n        ",
-    "metadata": json.dumps({"func_name": "mostFrequent"}),
-    "public_test_cases": json.dumps([{"input": "[3, 1, 3, 2]", "output": "3", "testtype": "functional"}]),
-    "private_test_cases": packed([{"input": "[5, 4, 4, 5]", "output": "4", "testtype": "functional"}]),
-}  # fmt: skip
+def lcb(row: dict, question_id: str, content: str, kind: str, tests: list[tuple[str, str]], **more) -> dict:
+    """A row like `row`: its first test public, the others packed as private ones."""
+    cases = [{"input": given, "output": out, "testtype": kind} for given, out in tests]
+    return {
+        **row, "question_id": question_id, "question_content": content, "public_test_cases": json.dumps(cases[:1]),
+        "private_test_cases": packed(cases[1:]), **more,
+    }  # fmt: skip
+
+
+LCB_MODE = lcb(
+    LCB_FUNCTIONAL, "2", "Return the most frequent value of nums, the smallest on a tie.", "functional",
+    [("[3, 1, 3, 2]", "3"), ("[5, 4, 4, 5]", "4")], metadata=json.dumps({"func_name": "mostFrequent"}),
+    starter_code="class Solution:\n    def mostFrequent(self, nums: List[int]) -> int:\n        ",
+)  # fmt: skip
 MODE = (
     "class Solution:\n    def mostFrequent(self, nums: List[int]) -> int:\n        counts = Counter(nums)\n"
     "        return min(counts, key=lambda x: (-counts[x], x))\n"
 )
-LCB_WORDS = {
-    **LCB_STDIN, "question_id": "abc002_a", "question_title": "Words",
-    "question_content": "Given n and n words, print the most frequent word, the smallest on a tie.",
-    "public_test_cases": json.dumps([{"input": "3\nb a b\n", "output": "b\n", "testtype": "stdin"}]),
-    "private_test_cases": packed([{"input": "4\nz y y z\n", "output": "y\n", "testtype": "stdin"}]),
-}  # fmt: skip
+LCB_WORDS = lcb(
+    LCB_STDIN, "abc002_a", "Given n and n words, print the most frequent word, the smallest on a tie.", "stdin",
+    [("3\nb a b\n", "b\n"), ("4\nz y y z\n", "y\n")],
+)  # fmt: skip
 WORDS = (
     "def most_frequent(words: List[str]) -> str:\n    counts = Counter(words)\n"
     "    return min(counts, key=lambda w: (-counts[w], w))\n\ninput()\nprint(most_frequent(input().split()))\n"
 )
 # a method named like a function the imports bring (itertools.count): LiveCodeBench calls Solution().count
-LCB_COUNT = {
-    **LCB_MODE, "question_id": "3", "metadata": json.dumps({"func_name": "count"}),
-    "public_test_cases": json.dumps([{"input": "[3, 1, 3, 2]", "output": "4", "testtype": "functional"}]),
-    "private_test_cases": "[]",
-}  # fmt: skip
+LCB_COUNT = lcb(
+    LCB_MODE, "3", "Return the length of nums.", "functional", [("[3, 1, 3, 2]", "4")],
+    metadata=json.dumps({"func_name": "count"}),
+)  # fmt: skip
 COUNT = "class Solution:\n    def count(self, nums: List[int]) -> int:\n        return len(nums)\n"
 
 

@@ -278,10 +278,14 @@ def livecodebench_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     )
 
 
-# The lines of LiveCodeBench's `import_string` (lcb_runner/evaluation/testing_util.py, LiveCodeBench/LiveCodeBench at
-# 28fef95), which its grader runs before every program, stdin and functional: an answer may use `List`,
-# `Counter` or `heappush` without importing them, and recurse 50,000 deep.
-_LCB_MODULES = "string re datetime collections heapq bisect copy math random statistics itertools functools operator io sys json"
+# The lines of LiveCodeBench's `import_string` (lcb_runner/evaluation/testing_util.py;
+# LiveCodeBench/LiveCodeBench at 28fef95), which its grader runs before every program, stdin and
+# functional: an answer may use `List`, `Counter` or `heappush` without importing them, and recurse
+# 50,000 deep.
+_LCB_MODULES = (
+    "string re datetime collections heapq bisect copy math random statistics "
+    "itertools functools operator io sys json"
+)
 _LCB_IMPORTS = (
     *(f"from {module} import *" for module in [*_LCB_MODULES.split(), "builtins", "typing"]),
     *(f"import {module}" for module in _LCB_MODULES.split()),
@@ -401,9 +405,10 @@ def evalplus_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
 
 
 EVALPLUS_CHUNK = 25  # inputs checked in one test
-# EvalPlus's time limit on each call (evalplus/config.py: DEFAULT_MIN_TIME_LIMIT, DEFAULT_GT_TIME_LIMIT_FACTOR;
-# evalplus/evalplus at 26d6d00, v0.3.1-44): max(4 s, 4 × the reference's time on the same input), of wall
-# clock. The sandbox's limits still bound each test, all its inputs together.
+# EvalPlus's time limit on each call (evalplus/config.py: DEFAULT_MIN_TIME_LIMIT and
+# DEFAULT_GT_TIME_LIMIT_FACTOR; evalplus/evalplus at 26d6d00, v0.3.1-44): max(4 s, 4 × the reference's
+# time on the same input), of wall clock. The sandbox's limits still bound each test, all its inputs
+# together.
 EVALPLUS_MIN_TIME_S = 4.0
 EVALPLUS_TIME_FACTOR = 4.0
 
@@ -483,8 +488,8 @@ def _not_none_prelude(entry_point: str) -> str:
     )
 
 
-# EvalPlus's rule (evalplus/eval/__init__.py, `unsafe_execute`, and _special_oracle.py; evalplus/evalplus at
-# 26d6d00, v0.3.1-44), in the tests' process: equal, or where a tolerance applies (the row's atol; 1e-6
+# EvalPlus's rule (evalplus/eval/__init__.py, `unsafe_execute`, and _special_oracle.py; evalplus/evalplus
+# at 26d6d00, v0.3.1-44), in the tests' process: equal, or where a tolerance applies (the row's atol; 1e-6
 # when the expected value is a float or a list of them) within atol + 1e-7·|expected| element by element,
 # as numpy's allclose. Its special oracles: MBPP's set-valued tasks, Mbpp/164 and 295, Mbpp/558's and
 # 581's own reference functions, and HumanEval/32's root (the polynomial at the answer must be within
