@@ -243,7 +243,7 @@ def test_each_evalplus_input_has_its_own_time_limit(tmp_path, local_box, monkeyp
     assert "over the time limit on [[1000000000.0, -1000000000.0, 1.0]]" in verdicts[1].detail
 
 
-def test_evalplus_references_pass_through_coder_rl_eval(tmp_path):
+def test_evalplus_references_pass_through_eval_and_sandbox_check(tmp_path):
     path = write_gz(
         tmp_path / "MbppPlus.jsonl.gz", [MBPP_PLUS, MBPP_580, MBPP_124, MBPP_794, MBPP_581, MBPP_558]
     )
@@ -253,6 +253,12 @@ def test_evalplus_references_pass_through_coder_rl_eval(tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert report["pass_at"] == {"1": 1.0} and report["problems"] == 6
+    check = run(
+        "sandbox", "check", "--dataset", "evalplus", "--path", str(path), "--out", str(tmp_path / "c.jsonl")
+    )
+    assert check.returncode == 0 and "checked 6 problems (0 already done): passed 6" in check.stdout, (
+        check.stderr
+    )
 
 
 # LiveCodeBench's code_generation_lite rows: tests and metadata as JSON text; private tests packed.
