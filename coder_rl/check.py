@@ -109,7 +109,7 @@ def run_check(cfg: CheckConfig, show_progress: bool = True) -> CheckSummary:
             task = progress.add_task("check", total=len(todo), status="")
             for i in range(0, len(todo), cfg.problems_per_batch):
                 chunk = todo[i : i + cfg.problems_per_batch]
-                batch = [(s, p.tests) for p in chunk for s in p.solutions[: cfg.max_solutions]]
+                batch = [(p.runnable(s), p.tests) for p in chunk for s in p.solutions[: cfg.max_solutions]]
                 results = iter(box.run_batch(batch))
                 for problem in chunk:
                     own = [next(results) for _ in problem.solutions[: cfg.max_solutions]]

@@ -65,12 +65,14 @@ def format_reward(trajectories: Sequence[Trajectory]) -> list[float]:
 def run_programs(
     box: BatchRunner, problems: Sequence[Problem], trajectories: Sequence[Trajectory], fail_fast: bool = False
 ) -> list[ProgramResult | None]:
-    """Each trajectory's program on its problem's tests, in one sandbox batch (None: no program, or a
-    problem without tests)."""
+    """Each trajectory's program, as its problem's grader runs it (`Problem.runnable`), on the problem's
+    tests, in one sandbox batch (None: no program, or a problem without tests)."""
     runnable = [
         (i, t.program) for i, t in enumerate(trajectories) if t.program is not None and problems[i].tests
     ]
-    results = box.run_batch([(code, problems[i].tests) for i, code in runnable], fail_fast=fail_fast)
+    results = box.run_batch(
+        [(problems[i].runnable(code), problems[i].tests) for i, code in runnable], fail_fast=fail_fast
+    )
     out: list[ProgramResult | None] = [None] * len(trajectories)
     for (i, _), result in zip(runnable, results, strict=True):
         out[i] = result

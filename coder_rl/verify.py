@@ -213,7 +213,7 @@ class Verifier:
         if generated:
             suites.append(("generated", generated))
         # every candidate on every suite in one sandbox batch: all of it runs concurrently
-        batch = [(c.code, tests) for _, tests in suites for c in candidates]
+        batch = [(problem.runnable(c.code), tests) for _, tests in suites for c in candidates]
         results = iter(self.run_batch(batch, limits) if batch else [])
         for name, _ in suites:
             for report in reports:

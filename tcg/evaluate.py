@@ -93,14 +93,19 @@ def score_problems(
     # Only references that pass their own dataset tests are mutated: a mutant of a wrong reference
     # may fail those tests while behaving exactly like the reference.
     references = [p.solutions[:max_references] for p in problems]
-    own = iter(box.run_batch([(r, p.tests) for p, rs in zip(problems, references, strict=True) for r in rs]))
+    own = iter(
+        box.run_batch(
+            [(p.runnable(r), p.tests) for p, rs in zip(problems, references, strict=True) for r in rs]
+        )
+    )
     sound = [[r for r in rs if next(own).verdict is Verdict.PASSED] for rs in references]
     wrong = [[m.source for r in rs for m in mutants(r, mutants_per_reference, seed)] for rs in sound]
     # Known-wrong: a mutant that fails the dataset's own tests. Fail-fast: one failure decides, and a
     # mutant that loops would otherwise time out on every test.
     on_dataset = iter(
         box.run_batch(
-            [(m, p.tests) for p, ms in zip(problems, wrong, strict=True) for m in ms], fail_fast=True
+            [(p.runnable(m), p.tests) for p, ms in zip(problems, wrong, strict=True) for m in ms],
+            fail_fast=True,
         )
     )
     known = [[m for m in ms if next(on_dataset).verdict is not Verdict.PASSED] for ms in wrong]
@@ -110,7 +115,12 @@ def score_problems(
     ]
     on_generated = iter(
         box.run_batch(
-            [(m, tests) for ms, tests in zip(known, valid_tests, strict=True) if tests for m in ms],
+            [
+                (p.runnable(m), tests)
+                for p, ms, tests in zip(problems, known, valid_tests, strict=True)
+                if tests
+                for m in ms
+            ],
             fail_fast=True,
         )
     )

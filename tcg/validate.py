@@ -21,7 +21,7 @@ def validate(
     for index, (problem, cases) in enumerate(items):
         for reference in problem.solutions[:max_references]:
             if cases:
-                batch.append((reference, list(cases)))
+                batch.append((problem.runnable(reference), list(cases)))
                 owners.append(index)
     votes: list[list[int]] = [[0] * len(cases) for _, cases in items]
     voters = [0] * len(items)

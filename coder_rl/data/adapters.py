@@ -11,9 +11,10 @@ import builtins
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from coder_rl.data.problem import Problem
+from coder_rl.data.problem import PRELUDE, Problem
 from sandbox.cases import AssertCase, CallCase, StdioCase, TestCase
 
 
@@ -231,7 +232,8 @@ def livecodebench_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     """LiveCodeBench's code generation (`livecodebench/code_generation_lite`): public and private tests,
     stdin or functional (LeetCode's `Solution().<func_name>`, one JSON argument per input line). Private
     tests come as JSON or as base64 of zlib of a pickle of that JSON; the pickle is read by an
-    unpickler that builds nothing but plain values. `contest_date` is kept for `data.since`."""
+    unpickler that builds nothing but plain values. `contest_date` is kept for `data.since`. Every
+    program runs after LiveCodeBench's imports (`metadata["prelude"]`, `_lcb_prelude`)."""
     question = _text_field(row, "question_content")
     metadata = _json_field(row, "metadata", {}) or {}
     if not isinstance(metadata, dict):
@@ -268,11 +270,36 @@ def livecodebench_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
         difficulty=str(row.get("difficulty") or ""),
         source=f"livecodebench/{row.get('platform') or ''}".rstrip("/"),
         metadata={
+            PRELUDE: _lcb_prelude(fn_name if isinstance(fn_name, str) else None),
             **({"fn_name": fn_name} if isinstance(fn_name, str) else {}),
             **({"contest_date": str(date)} if date else {}),
             **{k: row[k] for k in ("question_title", "contest_id", "platform") if row.get(k)},
         },
     )
+
+
+# The lines of LiveCodeBench's `import_string` (lcb_runner/evaluation/testing_util.py;
+# LiveCodeBench/LiveCodeBench at 28fef95), which its grader runs before every program, stdin and
+# functional: an answer may use `List`, `Counter` or `heappush` without importing them, and recurse
+# 50,000 deep.
+_LCB_MODULES = (
+    "string re datetime collections heapq bisect copy math random statistics "
+    "itertools functools operator io sys json"
+)
+_LCB_IMPORTS = (
+    *(f"from {module} import *" for module in [*_LCB_MODULES.split(), "builtins", "typing"]),
+    *(f"import {module}" for module in _LCB_MODULES.split()),
+    "sys.setrecursionlimit(50000)",
+)
+
+
+def _lcb_prelude(fn_name: str | None) -> str:
+    """LiveCodeBench's imports as one line. For a functional problem, a name they bring that is the
+    function's is dropped again: LiveCodeBench calls `Solution().<func_name>`, while the sandbox calls a
+    top-level function of that name first, and `count` or `merge` from the imports is none of the
+    program's."""
+    drop = [f"globals().pop({fn_name!r}, None)"] if fn_name else []
+    return "; ".join([*_LCB_IMPORTS, *drop])
 
 
 def _lcb_cases(raw: Any, which: str) -> list[dict[str, Any]]:
@@ -323,7 +350,8 @@ def evalplus_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
     is called on `base_input` and then `plus_input`, and each result must equal the canonical solution's
     on a copy of the same arguments (within `atol` for floats, where the row gives one), as EvalPlus
     judges. The reference runs in the tests' own process, where the program cannot reach it; the inputs
-    are checked in chunks, each one test."""
+    are checked in chunks, each one test. MBPP+'s inputs are rebuilt into the tuples, sets and complex
+    numbers its file stores as lists and strings (`_MBPP_TYPED`)."""
     prompt = _text_field(row, "prompt")
     entry_point = _text_field(row, "entry_point")
     canonical = _text_field(row, "canonical_solution")
@@ -347,49 +375,133 @@ def evalplus_row(row: dict[str, Any], prefix: str, index: int) -> Problem:
         for args in (inputs["base_input"], inputs["plus_input"])
         for start in range(0, len(args), EVALPLUS_CHUNK)
     ]
-    is_mbpp = "mbpp" in str(row.get("task_id", "")).lower()
+    task_id = str(row.get("task_id") or "")
+    is_mbpp = "mbpp" in task_id.lower()
+    number = task_id.rsplit("/", 1)[-1]
+    task = _EvalPlusTask(
+        reference,
+        entry_point,
+        float(atol),
+        is_mbpp,
+        typed=_MBPP_TYPED.get(int(number), "inp") if is_mbpp and number.isdigit() else "inp",
+        not_none=is_mbpp and entry_point in _MBPP_OUTPUT_NOT_NONE,
+    )
     assertion = str(row.get("assertion") or "").strip()
     shown = not is_mbpp or assertion in prompt  # MBPP+'s prompt shows its assertion already
     question = prompt if shown else prompt.strip() + "\nYour code should pass these tests:\n" + assertion
     return Problem(
         id=_row_id(prefix, row.get("task_id"), index),
         question=question,
-        tests=[
-            AssertCase(_evalplus_test(reference, entry_point, chunk, float(atol), is_mbpp))
-            for chunk in chunks
-        ],
+        tests=[AssertCase(_evalplus_test(task, chunk)) for chunk in chunks],
         solutions=[reference],
         starter_code="" if is_mbpp else prompt,
         source="evalplus",
-        metadata={"entry_point": entry_point, "base_tests": -(-len(inputs["base_input"]) // EVALPLUS_CHUNK)},
+        metadata={
+            "entry_point": entry_point,
+            "base_tests": -(-len(inputs["base_input"]) // EVALPLUS_CHUNK),
+            **({PRELUDE: _not_none_prelude(entry_point)} if task.not_none else {}),
+        },
     )
 
 
 EVALPLUS_CHUNK = 25  # inputs checked in one test
+# EvalPlus's time limit on each call (evalplus/config.py: DEFAULT_MIN_TIME_LIMIT and
+# DEFAULT_GT_TIME_LIMIT_FACTOR; evalplus/evalplus at 26d6d00, v0.3.1-44): max(4 s, 4 × the reference's
+# time on the same input), of wall clock. The sandbox's limits still bound each test, all its inputs
+# together.
+EVALPLUS_MIN_TIME_S = 4.0
+EVALPLUS_TIME_FACTOR = 4.0
 
 
-def _evalplus_test(reference: str, entry_point: str, inputs: list[list[Any]], atol: float, mbpp: bool) -> str:
+@dataclass(frozen=True)
+class _EvalPlusTask:
+    """What every test of one EvalPlus task shares."""
+
+    reference: str
+    entry_point: str
+    atol: float
+    mbpp: bool
+    typed: str  # the expression that rebuilds one input `inp` (`_MBPP_TYPED`)
+    not_none: bool  # judged on whether the result is None (`_MBPP_OUTPUT_NOT_NONE`)
+
+
+def _evalplus_test(task: _EvalPlusTask, inputs: list[list[Any]]) -> str:
     """Test code: the reference defined in a namespace of its own (its recursion stays its own), then
-    each input through both and judged by `_EVALPLUS_JUDGE`. The inputs travel as JSON text, which holds
-    the infinities and NaNs that Python's repr would write as undefined names."""
+    each input rebuilt (`_typed`) and run through the reference and then the program, each call timed
+    and each result judged by `_EVALPLUS_JUDGE`. The inputs travel as JSON text, which holds the
+    infinities and NaNs that Python's repr would write as undefined names."""
+    program = _NOT_NONE_CALL if task.not_none else task.entry_point
+    want = "_want is not None" if task.not_none else "_want"  # EvalPlus's expected value for those tasks
     return (
         _EVALPLUS_JUDGE
-        + f"_namespace = {{}}\nexec(compile({reference!r}, '<reference>', 'exec'), _namespace)\n"
-        + f"_reference = _namespace[{entry_point!r}]\n"
-        + f"for _args in json.loads({json.dumps(inputs)!r}):\n"
-        + f"    _got = {entry_point}(*copy.deepcopy(_args))\n"
-        + f"    assert _judge({entry_point!r}, {mbpp!r}, _args, _got, _reference(*copy.deepcopy(_args)), {atol!r}), _args\n"
+        + f"_namespace = {{}}\nexec(compile({task.reference!r}, '<reference>', 'exec'), _namespace)\n"
+        + f"_reference = _namespace[{task.entry_point!r}]\n"
+        + f"def _typed(inp):\n    return {task.typed}\n"
+        + f"for _args in map(_typed, json.loads({json.dumps(inputs)!r})):\n"
+        + "    _want, _took = _timed(_reference, _args)\n"
+        + f"    _got, _spent = _timed({program}, _args)\n"
+        + f"    assert _spent <= max({EVALPLUS_MIN_TIME_S!r}, {EVALPLUS_TIME_FACTOR!r} * _took), "
+        + "f'{_spent:.2f} s, over the time limit on {_args!r}'\n"
+        + f"    assert _judge({task.entry_point!r}, {task.mbpp!r}, _args, _got, {want}, {task.atol!r}), _args\n"
     )
 
 
-# EvalPlus's rule (evalplus/eval, v0.3.1), in the tests' process: equal, or where a tolerance applies (the
-# row's atol; 1e-6 when the expected value is a float or a list of them) within atol + 1e-7·|expected|
-# element by element, as numpy's allclose. Its special oracles: MBPP's set-valued and "returns something"
-# tasks, Mbpp/164 and 295, HumanEval/32's root (the polynomial at the answer must be at most atol).
-_EVALPLUS_JUDGE = """import copy, json, math
+# EvalPlus's `mbpp_deserialize_inputs` (evalplus/data/mbpp.py; evalplus/evalplus at 26d6d00, v0.3.1-44)
+# as the expression that rebuilds one input `inp`: MbppPlus.jsonl stores these tasks' tuples, sets and
+# complex numbers as lists and strings, and EvalPlus rebuilds them on loading, before the reference or
+# a program sees them. They are no JSON, so the tests' process rebuilds them, from the JSON it decodes.
+# Where upstream rebuilds in two passes (259, 401, 445; 278) the two are written as one; 115's empty set
+# is `{}`, a dict, as upstream makes it.
+_MBPP_TYPED: dict[int, str] = {
+    **dict.fromkeys((2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726,
+                     740, 744, 809), "[tuple(lst) for lst in inp]"),
+    **dict.fromkeys((63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780),
+                    "[[tuple(lst) for lst in lst_lst] for lst_lst in inp]"),
+    **dict.fromkeys((75, 413, 444, 753), "[[tuple(lst) for lst in inp[0]]] + [inp[1]]"),
+    **dict.fromkeys((106, 750), "[inp[0]] + [tuple(inp[1])]"),
+    115: "[[set(item) if isinstance(item, list) and len(item) else {} for item in inp[0]]]",
+    124: "(float(inp[0]), complex(inp[1]))",
+    **dict.fromkeys((250, 405, 446, 617, 720, 763, 808), "[tuple(inp[0])] + [inp[1]]"),
+    **dict.fromkeys((259, 401, 445), "[tuple(tuple(lst) for lst in lst_lst) for lst_lst in inp]"),
+    278: "[tuple(tuple(item) if isinstance(item, list) else item for item in inp[0])]",
+    307: "[tuple(inp[0])] + [inp[1], inp[2]]",
+    722: "[{key: tuple(value) for key, value in inp[0].items()}] + inp[1:]",
+    252: "[complex(inp[0])]",
+    **dict.fromkeys((580, 615, 791), "tuple(map(_typed, inp)) if isinstance(inp, list) else inp"),
+}  # fmt: skip
+
+# EvalPlus's MBPP_OUTPUT_NOT_NONE_TASKS (evalplus/eval/_special_oracle.py): a result is judged by whether
+# it is None, a bool as itself, and the expected value is whether the reference's is not None. These
+# references return `re.Match` objects, which cannot leave the program's process, so there the
+# prelude's function (`_not_none_prelude`) gives the tests that bool. It tells them nothing the program
+# could not have returned itself.
+_MBPP_OUTPUT_NOT_NONE = frozenset({"check_str", "text_match_three", "text_starta_endb"})
+_NOT_NONE_CALL = "_evalplus_not_none"
+
+
+def _not_none_prelude(entry_point: str) -> str:
+    """A function, in the program's process, that calls the program's `entry_point` (defined later) and
+    gives EvalPlus's view of its result: a bool as itself, anything else as whether it is not None."""
+    return (
+        f"def {_NOT_NONE_CALL}(*args): out = {entry_point}(*args); "
+        "return out if isinstance(out, bool) else out is not None"
+    )
+
+
+# EvalPlus's rule (evalplus/eval/__init__.py, `unsafe_execute`, and _special_oracle.py; evalplus/evalplus
+# at 26d6d00, v0.3.1-44), in the tests' process: equal, or where a tolerance applies (the row's atol; 1e-6
+# when the expected value is a float or a list of them) within atol + 1e-7·|expected| element by element,
+# as numpy's allclose. Its special oracles: MBPP's set-valued tasks, Mbpp/164 and 295, Mbpp/558's and
+# 581's own reference functions, and HumanEval/32's root (the polynomial at the answer must be within
+# atol of 0, whatever the reference's root).
+_EVALPLUS_JUDGE = """import copy, json, math, time
 _SET_EQ = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
            "intersection_array", "find_dissimilar", "Diff"}
-_NOT_NONE = {"check_str", "text_match_three", "text_starta_endb"}
+def _timed(function, args):
+    args = copy.deepcopy(args)
+    start = time.perf_counter()
+    out = function(*args)
+    return out, time.perf_counter() - start
 def _floats(x):
     return isinstance(x, float) or (isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(i, float) for i in x))
 def _number(x):
@@ -409,20 +521,26 @@ def _allclose(got, want, atol):
         return False
 def _poly(xs, x):
     return sum(c * math.pow(x, i) for i, c in enumerate(xs))
+def _surface_Area(base_edge, height):
+    slant_height = math.sqrt((base_edge / 2) ** 2 + height**2)
+    return round(base_edge**2 + 4 * (base_edge * slant_height) / 2)
+def _digit_distance_nums(num1, num2):
+    width = max(len(str(num1)), len(str(num2)))
+    return sum(abs(int(a) - int(b)) for a, b in zip(str(num1).zfill(width), str(num2).zfill(width)))
 def _judge(name, mbpp, args, got, want, atol):
-    if mbpp and name in _NOT_NONE:
-        want = want if isinstance(want, bool) else want is not None
+    if not mbpp and name == "find_zero":
+        return abs(_poly(*args, got)) <= atol
     same = got == want
     if mbpp and name == "are_equivalent":
         same = True
     elif mbpp and name == "sum_div":
         same = same or got == 0
+    elif mbpp and name == "surface_Area":
+        same = same or abs(got - _surface_Area(*args)) <= atol
+    elif mbpp and name == "digit_distance_nums":
+        same = same or got == _digit_distance_nums(*args)
     elif mbpp and name in _SET_EQ:
         same = set(got) == set(want)
-    elif mbpp and name in _NOT_NONE:
-        same = got == want if isinstance(got, bool) else want == (got is not None)
-    if not mbpp and name == "find_zero" and not _poly(*args, got) <= atol:
-        return False
     if atol == 0 and _floats(want):
         atol = 1e-6
     return _allclose(got, want, atol) if not same and atol != 0 else bool(same)
@@ -477,6 +595,8 @@ def problem_to_taco_row(problem: Problem) -> dict[str, Any]:
         raise ValueError("TACO's format holds only all-stdin or all-call tests")
     if call and len({c.fn_name for c in call}) > 1:
         raise ValueError("TACO's format holds one fn_name per problem")
+    if problem.metadata.get(PRELUDE):
+        raise ValueError("TACO's format holds no prelude (what the grader runs before each program)")
     # TACO rows carry no id: a converted file gets position-based ids when it is read back.
     return {
         "question": problem.question,

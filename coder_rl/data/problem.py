@@ -8,6 +8,9 @@ from typing import Any
 
 from sandbox.cases import CallCase, TestCase, case_from_dict, case_kind, case_to_dict
 
+# The metadata key of a problem's prelude: code its grader runs before every program (`Problem.runnable`).
+PRELUDE = "prelude"
+
 
 @dataclass
 class Problem:
@@ -31,6 +34,13 @@ class Problem:
         """The function call-based tests call, if any (`metadata["fn_name"]` when the tests are hidden)."""
         called = next((case.fn_name for case in self.tests if isinstance(case, CallCase)), None)
         return called or self.metadata.get("fn_name")
+
+    def runnable(self, program: str) -> str:
+        """The program as this problem's grader runs it, on any tests: `metadata["prelude"]` on a line
+        before it (LiveCodeBench's imports, say), else the program unchanged. An adapter writes a
+        prelude as one line, so the program's own lines, in a traceback, move down by one."""
+        prelude = self.metadata.get(PRELUDE)
+        return f"{prelude}\n{program}" if prelude else program
 
     def with_tests(self, tests: Iterable[TestCase]) -> Problem:
         """This problem with other tests (a TCG's, the selection's, none). A call-based problem stays one:

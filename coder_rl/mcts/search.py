@@ -169,7 +169,9 @@ def _score(box: BatchRunner, terminals: list[tuple[ProblemSearch, Node]], cfg: M
         node.code = code
         if code is not None and state.problem.tests:
             runnable.append((state, node))
-    results = box.run_batch([(node.code, state.problem.tests) for state, node in runnable])
+    results = box.run_batch(
+        [(state.problem.runnable(node.code), state.problem.tests) for state, node in runnable]
+    )
     reward = pass_fraction if cfg.reward == "pass_fraction" else all_passed
     for (state, node), result in zip(runnable, results, strict=True):
         node.reward = reward(result)

@@ -273,10 +273,11 @@ class Judge:
         problem, selection = self.problems[i], self.selection[i]
         codes = list(dict.fromkeys(c.code for c in candidates if c.code not in self.seen[i]))
         if codes:
-            chosen_results = self.verifier.run_batch([(code, selection) for code in codes])
+            runnable = [problem.runnable(code) for code in codes]
+            chosen_results = self.verifier.run_batch([(code, selection) for code in runnable])
             # only all-pass counts on the hidden tests: stop at a program's first failure
             hidden_results = self.verifier.run_batch(
-                [(code, problem.tests) for code in codes], fail_fast=True
+                [(code, problem.tests) for code in runnable], fail_fast=True
             )
             for code, chosen, hidden in zip(codes, chosen_results, hidden_results, strict=True):
                 self.seen[i][code] = (
