@@ -103,6 +103,24 @@ def test_a_chat_answer_in_steps_keeps_its_steps_for_the_prm():
     assert list(read.steps) == steps and read.program == "print(2 * int(input()))\n" and read.well_formed
 
 
+def test_the_prm_scores_the_steps_a_chat_answer_writes(local_box):
+    steps = [Step(Action.DEFINE, "MAIN: double n"), Step(Action.GENERATE, fence("print(2 * int(input()))"))]
+    io = json.dumps({"inputs": ["3\n"], "outputs": ["6\n"]})
+
+    def prm(items):  # test only: each step's score is its length over 100
+        seen.extend(items)
+        return [[len(step.text) / 100 for step in given] for _, given in items]
+
+    seen: list = []
+    scorer = RewardScorer(local_box, prm, format="chat")
+    with_steps, plain = scorer.score(
+        [label_problem(io, "Double n.")] * 2, [format_steps(steps), fence("print(0)")]
+    )
+    assert with_steps.step_scores == [len(s.text) / 100 for s in steps] and plain.step_scores == []
+    assert seen[0][1] == steps  # the PRM reads exactly the steps written, after the problem's statement
+    assert with_steps.outcome == 1.0 and plain.outcome == 0.0
+
+
 def test_the_format_reward_rejects_a_chat_answer_without_a_fenced_block(local_box):
     reward = CodeReward(local_box, format_weight=0.5, format="chat")
     io = json.dumps({"inputs": ["3\n"], "outputs": ["6\n"]})
