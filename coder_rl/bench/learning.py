@@ -213,6 +213,12 @@ class LearningBenchConfig(Section):
     tcg_eval: TCGBenchSection = TCGBenchSection()
     selfplay: SelfPlayConfig = SelfPlayConfig()
     search: SearchConfig = SearchConfig()
+    chat_sft_epochs: float = Field(
+        3.0,
+        gt=0,
+        description="the chat stage's SFT epochs, as a multiple of sft's: a chat example is a whole "
+        "trajectory, where the steps format adds one per later step (3 examples for 3 steps)",
+    )
     sandbox: SandboxConfig = SandboxConfig.model_validate({"workers": 2, "limits": {"time_s": 2}})
     stages: list[str] = Field(
         default_factory=lambda: list(STAGES), description="which stages run (model, sft always)"
@@ -599,8 +605,10 @@ class _Bench:
 
         start = time.time()
         prompt = self.cfg.prompt.model_copy(update={"format": "chat"})
+        epochs = self.cfg.sft.trainer.num_train_epochs * self.cfg.chat_sft_epochs
         sft = self.cfg.sft.model_copy(update={"data": self.train, "model": base, "seed": self.seed, "prompt": prompt,
-                                              "output_dir": str(self.out / "chat" / "sft"), "device": self.cfg.device})  # fmt: skip
+                                              "output_dir": str(self.out / "chat" / "sft"), "device": self.cfg.device,
+                                              "trainer": self.cfg.sft.trainer.model_copy(update={"num_train_epochs": epochs})})  # fmt: skip
         warm, _ = run_policy_sft(sft)
         rl = self.cfg.grpo.model_copy(update={"data": self.train, "model": str(warm), "output_dir": str(self.out / "chat" / "grpo"),
                                               "device": self.cfg.device, "seed": self.seed, "sandbox": self.cfg.sandbox,
