@@ -52,7 +52,6 @@ _PADDING: dict[str, tuple[bool, float | None]] = {
     "ref_per_token_logps": (False, 0.0),
     "importance_sampling_ratio": (False, 1.0),  # exp(0): what TRL's ratio is at a padded token
 }
-_ROW_VALUES = {"advantages"}  # one value a row: nothing to pad
 
 
 def informative_groups(rewards: torch.Tensor, group_size: int, tolerance: float = 1e-6) -> list[bool]:
@@ -144,7 +143,7 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
 
     def _gathered(self, output: dict[str, Any]) -> dict[str, torch.Tensor]:
         """A round's row tensors from every process, in process order (TRL's order of the rewards)."""
-        unknown = set(output) - set(_PADDING) - _ROW_VALUES - {"num_items_in_batch"}
+        unknown = set(output) - {*_PADDING, "advantages", "num_items_in_batch"}
         if unknown:
             raise UserError(
                 f"config error: grpo.dynamic_sampling: supports text-only batches (got {', '.join(sorted(unknown))})"
@@ -152,10 +151,8 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
         gathered = {}
         for key, tensor in output.items():
             if key in _PADDING:
-                left, value = _PADDING[key]
-                tensor = self.accelerator.pad_across_processes(
-                    tensor, dim=1, pad_index=self._pad_value(value), pad_first=left
-                )
+                left, value = self._padding(key)
+                tensor = self.accelerator.pad_across_processes(tensor, dim=1, pad_index=value, pad_first=left)
             if key != "num_items_in_batch":  # recounted over the batch's own rows
                 gathered[key] = self.accelerator.gather(tensor)
         return gathered
@@ -179,12 +176,13 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
     def _merged(self, parts: list[torch.Tensor], key: str) -> torch.Tensor:
         """One key's tensors from every round, one under the other, padded to one width as TRL pads."""
         if key in _PADDING:
-            left, value = _PADDING[key]
-            parts = pad_width(parts, left, self._pad_value(value))
+            parts = pad_width(parts, *self._padding(key))
         return torch.cat(parts)
 
-    def _pad_value(self, value: float | None) -> float:
-        return self._tokenizer.pad_token_id if value is None else value
+    def _padding(self, key: str) -> tuple[bool, float]:
+        """How TRL pads `key`'s rows: (on the left, with what)."""
+        left, value = _PADDING[key]
+        return left, self._tokenizer.pad_token_id if value is None else value
 
     def _next_refill(self) -> list[dict[str, Any]]:
         """The next local generation batch of the refill sampler, started on first use."""
