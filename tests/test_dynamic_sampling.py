@@ -194,3 +194,20 @@ def test_the_cap_ends_sampling_with_a_full_batch_of_what_was_found(tiny_model_di
     assert _logged(trainer, "kept_groups") == [0, 0]
     assert _logged(trainer, "filled_groups") == [GROUPS, GROUPS]
     assert _logged(trainer, "dropped_groups") == [GROUPS, GROUPS]
+
+
+@pytest.mark.slow
+def test_rl_run_trains_with_dynamic_sampling_when_asked(tiny_model_dir, tmp_path):
+    """`rl run` with grpo.dynamic_sampling: the sandbox's reward decides the groups; one group a batch,
+    so it is either kept or, after the cap's rounds, fills the batch."""
+    from coder_rl.rl.grpo import run_grpo
+
+    cfg = RLConfig(
+        data={"dataset": "sample", "limit": 2}, model=str(tiny_model_dir), output_dir=str(tmp_path), device="cpu",
+        sandbox={"workers": 2},
+        grpo={"max_steps": 1, "per_device_train_batch_size": 4, "num_generations": 4, "max_completion_length": 16,
+              "save_steps": 1, "dynamic_sampling": True, "max_sampling_rounds": 2},
+    )  # fmt: skip
+    logged = next(e for e in run_grpo(cfg).log_history if "dynamic_sampling/rounds" in e)
+    assert logged["dynamic_sampling/kept_groups"] + logged["dynamic_sampling/filled_groups"] == 1
+    assert logged["dynamic_sampling/rounds"] in (1, 2)
