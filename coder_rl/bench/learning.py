@@ -9,8 +9,9 @@ sampling):
 3. `mcts`: pseudocode MCTS with the warm policy on training problems (the PRM's data) and on held-out
    ones (its test labels): solve rate and share of correct steps;
 4. `prm`: fitted on the training search; step AUC on the held-out search;
-5. `grpo`, `grpo_prm`, `ppo`: RL from the warm policy (outcome reward; outcome + PRM; PPO): held-out
-   pass@1, and its curve against training step next to the training reward;
+5. `grpo`, `grpo_ds`, `grpo_prm`, `ppo`: RL from the warm policy (outcome reward; the same with DAPO's
+   dynamic sampling; outcome + PRM; PPO): held-out pass@1, and its curve against training step next to
+   the training reward;
 6. `tcg`: test-case generator, SFT then DPO: pass rate, parse rate, discriminative power after each;
 7. `selfplay`: iterations of search, PRM refit and GRPO with that PRM: pass@1 after each;
 8. `search`: best-of-N with N = 1..16 on the first `search_problems` held-out problems, selected by
@@ -180,12 +181,14 @@ def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-STAGES = ["model", "sft", "mcts", "prm", "grpo", "grpo_prm", "ppo", "tcg", "selfplay", "search", "chat"]
+STAGES = [
+    "model", "sft", "mcts", "prm", "grpo", "grpo_ds", "grpo_prm", "ppo", "tcg", "selfplay", "search", "chat",
+]  # fmt: skip
 NEEDS = {
     "prm": ["mcts"],
     "grpo_prm": ["prm"],
     "search": ["tcg", "prm"],
-}  # besides model and sft (ppo uses a PRM if there is one)
+}  # besides model and sft (ppo uses a PRM if there is one; grpo_ds runs alone as well as beside grpo)
 
 
 class LearningBenchConfig(Section):
@@ -262,6 +265,7 @@ class LearningBenchConfig(Section):
 HEADLINES = [
     ("sft.heldout_pass1", "SFT warm start: held-out pass@1", "random init: 0"),
     ("grpo.heldout_pass1", "GRPO (sandbox reward): held-out pass@1", "sft.heldout_pass1"),
+    ("grpo_ds.heldout_pass1", "GRPO with DAPO's dynamic sampling: held-out pass@1", "grpo.heldout_pass1"),
     ("grpo_prm.heldout_pass1", "GRPO (sandbox + PRM reward): held-out pass@1", "grpo.heldout_pass1"),
     ("ppo.heldout_pass1", "PPO (sandbox + PRM reward): held-out pass@1", "sft.heldout_pass1"),
     ("mcts.solve_rate", "MCTS with the warm policy: held-out solve rate", "sft.heldout_pass1"),
@@ -355,8 +359,11 @@ class _Bench:
                 "prm", self._prm, warm, show=lambda r: f"held-out step AUC {_f(r['heldout_auc'])}"
             )
         prm = found["prm"]["model"] if "prm" in found else None
+        # grpo_ds: the grpo stage's settings with dynamic sampling on, from the same warm start
+        sampled = cfg.grpo.grpo.model_copy(update={"dynamic_sampling": True})
         for name, rl, reward_prm in (
             ("grpo", cfg.grpo, None),
+            ("grpo_ds", cfg.grpo.model_copy(update={"grpo": sampled}), None),
             ("grpo_prm", cfg.grpo, prm),
             ("ppo", cfg.ppo, prm),
         ):
@@ -517,8 +524,14 @@ class _Bench:
         for checkpoint in _spread(checkpoints, self.cfg.curve.points - 1):
             curve.append((int(checkpoint.name.split("-")[1]), self.curve_point(str(checkpoint))))
         curve.append((getattr(rl, rl.algorithm).max_steps, measured["heldout_pass1"]))
+        # dynamic sampling's group counts, one per logged step (kept, dropped, filled groups; rounds)
+        sampling: dict[str, list[float]] = {}
+        for entry in result.log_history:
+            for key, value in entry.items():
+                if key.startswith("dynamic_sampling/"):
+                    sampling.setdefault(key.removeprefix("dynamic_sampling/"), []).append(value)
         return self._timed({"model": str(result.model_dir), "reward_curve": rewards, "heldout_curve": curve,
-                            **measured}, start)  # fmt: skip
+                            **({"dynamic_sampling": sampling} if sampling else {}), **measured}, start)  # fmt: skip
 
     def _tcg(self, base: str) -> dict[str, Any]:
         from tcg.evaluate import EvalConfig, run_tcg_eval
@@ -745,14 +758,15 @@ def write_results(results: dict[str, Any], out: Path) -> None:
 
 
 def plot_rl_curves(runs: list[dict[str, Any]], path: Path) -> None:
-    """Training reward (left) and held-out pass@1 (right) against step, for GRPO, GRPO+PRM and PPO."""
+    """Training reward (left) and held-out pass@1 (right) against step, for GRPO (with and without dynamic
+    sampling), GRPO+PRM and PPO."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    colours = {"grpo": "tab:blue", "grpo_prm": "tab:green", "ppo": "tab:red"}
+    colours = {"grpo": "tab:blue", "grpo_ds": "tab:purple", "grpo_prm": "tab:green", "ppo": "tab:red"}
     for name, colour in colours.items():
         for k, run in enumerate(runs):
             label = name if k == 0 else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -19,7 +19,10 @@ from tcg.reward_tests import RewardTestsConfig
 
 class GRPOSection(Section):
     """TRL's GRPOConfig names, typed here with this project's defaults; `trl` passes any other of its
-    fields through (checked against GRPOConfig when the run starts), so a new TRL option needs no code."""
+    fields through (checked against GRPOConfig when the run starts), so a new TRL option needs no code.
+    The keys in `OWN_KEYS` are coder-rl's own (dynamic sampling) and never reach GRPOConfig."""
+
+    OWN_KEYS: ClassVar[frozenset[str]] = frozenset({"dynamic_sampling", "max_sampling_rounds"})
 
     max_steps: int = Field(100, ge=1)
     learning_rate: float = Field(1e-6, gt=0)
@@ -46,6 +49,17 @@ class GRPOSection(Section):
     )
     vllm_tensor_parallel_size: int = Field(1, ge=1)
     vllm_server_base_url: str | None = Field(None, description="server: a `trl vllm-serve` URL")
+    dynamic_sampling: bool = Field(
+        False,
+        description="DAPO's dynamic sampling: drop groups whose rewards are all equal (no advantage) and "
+        "sample more prompts until the batch is full of groups that have one",
+    )
+    max_sampling_rounds: int = Field(
+        3,
+        ge=1,
+        description="dynamic sampling: generation batches sampled per batch at most; a batch still short "
+        "of informative groups then fills up with all-equal ones",
+    )
     trl: dict[str, Any] = Field(
         default_factory=dict, description="any other field of TRL's GRPOConfig, by its name (top_k: 50)"
     )

@@ -28,7 +28,8 @@ _RUN_KEYS = {"output_dir", "reward_weights", "report_to", "save_strategy", "seed
 
 def trl_arguments(section: GRPOSection, trl_fields: set[str]) -> dict[str, Any]:
     """The section as GRPOConfig's keyword arguments: the typed fields, then `trl`'s pass-through, each
-    of its keys checked to be a GRPOConfig field (`trl_fields`) that nothing else sets."""
+    of its keys checked to be a GRPOConfig field (`trl_fields`) that nothing else sets. coder-rl's own
+    keys (`GRPOSection.OWN_KEYS`) are left out."""
     for key in section.trl:
         if key in GRPOSection.model_fields:
             raise UserError(f"config error: grpo.trl.{key}: set grpo.{key} instead")
@@ -36,7 +37,7 @@ def trl_arguments(section: GRPOSection, trl_fields: set[str]) -> dict[str, Any]:
             raise UserError(f"config error: grpo.trl.{key}: coder-rl sets it from the run's own settings")
         if key not in trl_fields:
             raise UserError(f"config error: grpo.trl.{key}: not a field of TRL's GRPOConfig")
-    return {**section.model_dump(exclude={"trl"}), **section.trl}
+    return {**section.model_dump(exclude={"trl", *GRPOSection.OWN_KEYS}), **section.trl}
 
 
 def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
@@ -57,16 +58,23 @@ def run_grpo(cfg: RLConfig, extra_rewards: list[Any] | None = None) -> RLResult:
         )
     except ValueError as exc:  # TRL's own checks (the batch must hold whole groups, say)
         raise UserError(f"config error: grpo: {exc}") from None
+    trainer_class, options = GRPOTrainer, {}
+    if cfg.grpo.dynamic_sampling:  # DAPO: groups whose rewards are all equal give way to fresh ones
+        from coder_rl.rl.dynamic_sampling import DynamicSamplingGRPOTrainer
+
+        trainer_class = DynamicSamplingGRPOTrainer
+        options = {"max_sampling_rounds": cfg.grpo.max_sampling_rounds}
     prm = load_prm(cfg)
     with open_sandbox(cfg.sandbox) as box:
         reward = CodeReward(
             box, {p.id: p for p in problems}, prm, cfg.rewards, cfg.format_weight, cfg.prompt.format
         )
-        trainer = GRPOTrainer(
+        trainer = trainer_class(
             model=cfg.model,
             reward_funcs=[reward, *(extra_rewards or [])],
             args=args,
             train_dataset=dataset,
+            **options,
         )
         train_resuming(trainer, out)
     return RLResult(save_final(trainer, out), trainer.state.log_history)
