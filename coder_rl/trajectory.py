@@ -56,7 +56,9 @@ def statement(problem: Problem) -> str:
     return problem_prompt(problem)
 
 
-PromptFormat = Literal["steps", "chat"]
+# chat_think: chat for a template that opens <think> in the prompt (the DeepSeek-R1 distills'), so an
+# answer without `</think>` was cut off while reasoning, whatever blocks it holds.
+PromptFormat = Literal["steps", "chat", "chat_think"]
 
 DEFAULT_SYSTEM = "You are an expert Python programmer."
 # The chat format's request, after the problem: the answer's shape that `read_completion` reads.
@@ -75,7 +77,8 @@ class PromptConfig(Section):
     format: PromptFormat = Field(
         "steps",
         description="steps: coder-rl's text prompt, answered in pseudocode steps; chat: system and user "
-        "messages through the model's chat template, answered with reasoning then a ```python block",
+        "messages through the model's chat template, answered with reasoning then a ```python block; "
+        "chat_think: chat, for a template that opens <think> in the prompt (the R1 distills)",
     )
     worked_example: bool = Field(
         True,
@@ -91,7 +94,7 @@ DEFAULT_PROMPT = PromptConfig()
 def policy_prompt(problem: Stated, prompt: PromptConfig = DEFAULT_PROMPT) -> Prompt:
     """The prompt for a whole answer (RL, SFT, evaluation, best-of-N). In the steps format it is also the
     first prompt of beam search and MCTS, which ask for the same define step."""
-    if prompt.format == "chat":
+    if prompt.format != "steps":
         return chat_messages(problem, prompt.system)
     return step_prompt(problem, [], Action.DEFINE, prompt.worked_example)
 
@@ -139,7 +142,7 @@ class Trajectory:
     def well_formed(self) -> bool:
         """The format reward's test. steps: every step readable, the last one a generate step with code;
         chat: reasoning closed where it was opened, then a closed ```python block holding the program."""
-        if self.format == "chat":
+        if self.format != "steps":
             return not self.errors and self.program is not None
         ends_in_code = bool(self.steps) and self.steps[-1].action is Action.GENERATE
         return not self.errors and ends_in_code and self.program is not None
@@ -147,8 +150,8 @@ class Trajectory:
 
 def read_completion(completion: str, format: PromptFormat = "steps") -> Trajectory:
     """What a policy wrote after `policy_prompt` in that format."""
-    if format == "chat":
-        return read_answer(completion)
+    if format != "steps":
+        return read_answer(completion, think_opened=format == "chat_think")
     return read_trajectory(OPENING + completion)
 
 
@@ -160,17 +163,17 @@ def read_trajectory(text: str) -> Trajectory:
     )
 
 
-def read_answer(text: str) -> Trajectory:
+def read_answer(text: str, think_opened: bool = False) -> Trajectory:
     """A chat answer: reasoning, then the program in the last ```python block after it.
 
-    The reasoning ends at the last `</think>` where there is one (a chat template may open `<think>`
-    in the prompt, so the answer need not). A `<think>` never closed leaves no answer: the model was
-    cut off while reasoning, and a draft in its reasoning is not its program. A last block cut before
+    The reasoning ends at the last `</think>` where there is one. A `<think>` never closed (opened by
+    the answer, or by the prompt: `think_opened`) leaves no answer: the model was cut off while
+    reasoning, and a draft in its reasoning is not its program. A last block cut before
     its closing fence is still the program (it runs) but breaks the shape, as does an answer without a
     block. The steps are those the answer writes in the step format, for the PRM."""
     errors: Counter = Counter()
     answer = text.rsplit(THINK_CLOSE, 1)[1] if THINK_CLOSE in text else text
-    if THINK_CLOSE not in text and THINK_OPEN in text:
+    if THINK_CLOSE not in text and (think_opened or THINK_OPEN in text):
         errors["unclosed_think"] += 1
         answer = ""
     blocks = fenced_blocks(answer)
@@ -180,7 +183,8 @@ def read_answer(text: str) -> Trajectory:
         errors["unclosed_code_block"] += 1
     parsed = parse_steps(text) if "<step action=" in text else StepParse()
     program = blocks[-1][0] if blocks else None
-    return Trajectory(text, tuple(parsed.steps), program, tuple(parsed.ends), errors, "chat")
+    chat: PromptFormat = "chat_think" if think_opened else "chat"
+    return Trajectory(text, tuple(parsed.steps), program, tuple(parsed.ends), errors, chat)
 
 
 def _program(steps: Sequence[Step], text: str) -> str | None:

@@ -97,6 +97,28 @@ def test_a_chat_answer_is_read_as_reasoning_then_its_last_fenced_block(answer, p
     assert read.well_formed == (not errors)
 
 
+def test_under_a_template_that_opens_think_an_unfinished_answer_has_no_program():
+    """chat_think (the R1 distills' template ends the prompt with `<think>`): no `</think>`, no answer."""
+    cut = "Let me try\n```python\nprint(1)\n```\nhmm, but wait"
+    assert read_completion(cut, "chat").program == "print(1)\n"  # a template that opens nothing
+    read = read_completion(cut, "chat_think")
+    assert read.program is None and read.errors == {"unclosed_think": 1, "no_code_block": 1}
+    done = read_completion("draft ```python\nx = 0\n```\n</think>\n```python\nx = 1\n```", "chat_think")
+    assert done.program == "x = 1\n" and done.well_formed
+
+
+def test_the_bench_prompts_in_steps_and_sft_refuses_chat_think():
+    from pydantic import ValidationError
+
+    from coder_rl.bench.learning import LearningBenchConfig
+    from coder_rl.rl.sft import PolicySFTConfig, read_examples
+
+    with pytest.raises(ValidationError, match="the bench prompts in steps"):
+        LearningBenchConfig(prompt=CHAT)
+    with pytest.raises(UserError, match="warm-start in chat"):
+        read_examples(PolicySFTConfig(source="references", prompt={"format": "chat_think"}))
+
+
 def test_a_chat_answer_in_steps_keeps_its_steps_for_the_prm():
     steps = [Step(Action.DEFINE, "MAIN: double n"), Step(Action.GENERATE, fence("print(2 * int(input()))"))]
     read = read_completion(format_steps(steps), "chat")

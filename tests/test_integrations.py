@@ -375,6 +375,8 @@ def test_chat_answers_are_read_as_chat_answers_by_verl_and_get_reward(verifier, 
     assert verl.compute_score("taco", unfinished, ADD_IO, format="chat")["score"] == 0.0
     # read in the steps format, the draft is the last fenced block of the text
     assert verl.compute_score("taco", unfinished, ADD_IO)["score"] == 1.0
+    with pytest.raises(UserError, match="the server's reward.format"):
+        verl.compute_score("taco", answer, ADD_IO, url="http://127.0.0.1:9", format="chat")
     with serving(verifier, reward={"format": "chat", "format_weight": 0.5}) as base:
         body = {
             "query": ["Q:" + answer, "Q:" + unfinished],

@@ -227,6 +227,13 @@ class LearningBenchConfig(Section):
         default_factory=lambda: list(STAGES), description="which stages run (model, sft always)"
     )
 
+    @field_validator("prompt")
+    @classmethod
+    def _steps_prompts(cls, value: PromptConfig) -> PromptConfig:
+        if value.format != "steps":  # MCTS, the PRM and self-play work step by step
+            raise ValueError("the bench prompts in steps; its chat stage measures the chat format")
+        return value
+
     @field_validator("stages")
     @classmethod
     def _stages_with_their_inputs(cls, value: list[str]) -> list[str]:

@@ -38,6 +38,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from coder_rl.errors import UserError
 from coder_rl.integrations.scoring import Judged, label_problem, local_scorer, verdict_counts
 from coder_rl.trajectory import PromptFormat
 
@@ -56,6 +57,8 @@ def compute_score(
     """veRL's `compute_score`: the reward of one response and what to log beside it."""
     for _attempt in range(ATTEMPTS):
         if url:
+            if format != "steps":  # the server reads answers as its reward.format says
+                raise UserError("reward_kwargs.format is the server's reward.format when url is set")
             answer = _remote(url, api_key, solution_str, ground_truth, timeout_s)
         else:
             problem = label_problem(ground_truth)

@@ -20,8 +20,8 @@ choice and runs the same number of rounds (the collectives inside each round sta
 tensors are padded and gathered across processes, the batch is assembled from the global rows of the
 chosen groups (a group's rows may have been generated on different processes), and each process takes
 its own slice of it, as TRL slices a gathered batch. Further prompts come from a second sampler over the
-training set (TRL's RepeatSampler, each prompt num_generations times, seeded apart from the trainer's
-own), so the trainer's steps and epochs count as they do without dynamic sampling.
+training set (TRL's RepeatSampler, each prompt num_generations times, always shuffled and seeded apart
+from the trainer's own), so the trainer's steps and epochs count as they do without dynamic sampling.
 
 Imported only by `run_grpo` when the option is on, so torch and trl are imported at the top.
 """
@@ -100,6 +100,12 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
         super().__init__(*args, **kwargs)
         if isinstance(self.train_dataset, torch.utils.data.IterableDataset):
             raise UserError("config error: grpo.dynamic_sampling: needs a dataset that can be indexed")
+        if self.args.multi_objective_aggregation != "sum_then_normalize":
+            # groups are judged on the summed rewards, which only this aggregation normalises per group
+            raise UserError(
+                "config error: grpo.dynamic_sampling: needs grpo.trl.multi_objective_aggregation "
+                "sum_then_normalize (TRL's default)"
+            )
         self.max_sampling_rounds = max_sampling_rounds
         self._refills: Iterator[list[dict[str, Any]]] | None = None
         self._round_rewards: torch.Tensor | None = None
@@ -195,8 +201,9 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
                     data_source=dataset,
                     mini_repeat_count=self.num_generations,
                     batch_size=self.args.generation_batch_size // self.num_generations,
-                    shuffle=self.shuffle_dataset,
-                    # seeded apart from the trainer's sampler, which would replay the prompts it is about to give
+                    # shuffled and seeded apart from the trainer's sampler, which would replay the prompts it is
+                    # about to give (in order, without shuffling)
+                    shuffle=True,
                     seed=self.args.seed + 1,
                 ),
                 is_training=True,

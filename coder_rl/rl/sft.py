@@ -67,7 +67,7 @@ def trajectory_examples(
     steps = read_trajectory(text).steps
     if not steps or steps[0].action is not Action.DEFINE or not text.startswith(OPENING):
         return []
-    if prompt.format == "chat":
+    if prompt.format != "steps":
         answer = [{"role": "assistant", "content": text}]
         return [{"prompt": policy_prompt(stated, prompt), "completion": answer}]
     examples: list[dict[str, Any]] = [
@@ -160,6 +160,8 @@ def synthesized_examples(
 
 
 def read_examples(cfg: PolicySFTConfig) -> list[dict[str, Any]]:
+    if cfg.prompt.format == "chat_think":  # its template would write the reasoning where it chooses
+        raise UserError("prompt.format chat_think is for a model that reasons already; warm-start in chat")
     if cfg.source == "references":
         examples = reference_examples(
             load_problems(cfg.data).require_problems(), cfg.references_per_problem, cfg.prompt
